@@ -1,0 +1,80 @@
+// Accounts: sign-up, login (session cookie + bearer token) and "who am I".
+// Password hashing is scrypt, run as a task so a login storm burns worker
+// threads, not the event loop that serves everyone else.
+
+import { randomBytes, randomUUID, scryptSync, timingSafeEqual } from 'node:crypto';
+import { defineService, HttpError, reply, StoreConflictError } from 'cleave';
+import { z } from 'zod';
+
+export const auth = defineService('auth');
+
+interface Account {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: string;
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
+
+export const hashPassword = auth.task('hash', (password: string): string => {
+  const salt = randomBytes(16);
+  const hash = scryptSync(password, salt, SCRYPT.keyLength, SCRYPT);
+  return `scrypt$${salt.toString('base64')}$${hash.toString('base64')}`;
+});
+
+export const verifyPassword = auth.task('verify', (input: { password: string; stored: string }): boolean => {
+  const [scheme, salt, expected] = input.stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !expected) return false;
+  const actual = scryptSync(input.password, Buffer.from(salt, 'base64'), SCRYPT.keyLength, SCRYPT);
+  return timingSafeEqual(actual, Buffer.from(expected, 'base64'));
+});
+
+const Credentials = z.object({
+  username: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{3,32}$/, '3-32 letters, digits, "_" or "-"'),
+  password: z.string().min(8, 'at least 8 characters').max(200),
+});
+
+// A hash of a password nobody has, so an unknown username costs as much as a
+// wrong password and response time doesn't reveal which names exist.
+let decoyHash: Promise<string> | undefined;
+
+auth.post('/api/signup', { body: Credentials }, async (ctx) => {
+  const { username, password } = ctx.body;
+  const account: Account = {
+    id: randomUUID(),
+    username,
+    passwordHash: await ctx.run(hashPassword, password),
+    createdAt: new Date().toISOString(),
+  };
+  try {
+    // ifVersion 0: create only, so two sign-ups racing for one name can't both win.
+    await ctx.store<Account>('accounts').put(username.toLowerCase(), account, { ifVersion: 0 });
+  } catch (error) {
+    if (error instanceof StoreConflictError) throw new HttpError(409, 'USERNAME_TAKEN', `"${username}" is taken`);
+    throw error;
+  }
+  await ctx.emit('user.created', { id: account.id, username });
+  return reply.json({ id: account.id, username }, { status: 201 });
+});
+
+auth.post('/api/login', { body: Credentials }, async (ctx) => {
+  const { username, password } = ctx.body;
+  const record = await ctx.store<Account>('accounts').get(username.toLowerCase());
+  decoyHash ??= ctx.run(hashPassword, randomUUID());
+  const stored = record?.value.passwordHash ?? (await decoyHash);
+  const valid = await ctx.run(verifyPassword, { password, stored });
+  if (!record || !valid) throw new HttpError(401, 'BAD_CREDENTIALS', 'wrong username or password');
+  const user = { id: record.value.id, username: record.value.username };
+  const token = await ctx.signIn({ id: user.id, name: user.username });
+  return { token, user };
+});
+
+auth.post('/api/logout', (ctx) => {
+  ctx.signOut();
+  return reply.status(204);
+});
+
+auth.get('/api/me', { auth: true }, (ctx) => ({ id: ctx.user?.id, username: ctx.user?.name }));

@@ -1,0 +1,68 @@
+// Posts: read by everyone, written by signed-in users. Every new post is an
+// event (chat pushes it to browsers); a cron job keeps the stats fresh.
+
+import { randomBytes } from 'node:crypto';
+import { defineService, HttpError, reply } from 'cleave';
+import { z } from 'zod';
+import { config } from './config.ts';
+
+export const posts = defineService('posts');
+
+export interface Post {
+  id: string;
+  text: string;
+  author: { id: string; username: string };
+  createdAt: string;
+}
+
+interface Stats {
+  posts: number;
+  users: number;
+  updatedAt: string | null;
+}
+
+/** Time-ordered ids: the store lists keys in order, so newest first is a reverse. */
+function newPostId(): string {
+  return `${Date.now().toString(36).padStart(9, '0')}${randomBytes(3).toString('hex')}`;
+}
+
+posts.get('/api/posts', async (ctx) => {
+  const all = await ctx.store<Post>('posts').list();
+  return { posts: all.reverse().slice(0, config.values.FORUM_PAGE_SIZE).map((record) => record.value) };
+});
+
+posts.get('/api/posts/:id', async (ctx) => {
+  const record = await ctx.store<Post>('posts').get(ctx.params.id);
+  if (!record) throw new HttpError(404, 'POST_NOT_FOUND', `no post ${ctx.params.id}`);
+  return record.value;
+});
+
+posts.post('/api/posts', { auth: true, body: z.object({ text: z.string().trim().min(1).max(2000) }) }, async (ctx) => {
+  const user = ctx.user as { id: string; name: string };
+  const post: Post = {
+    id: newPostId(),
+    text: ctx.body.text,
+    author: { id: user.id, username: user.name },
+    createdAt: new Date().toISOString(),
+  };
+  await ctx.store<Post>('posts').put(post.id, post, { ifVersion: 0 });
+  await ctx.emit('post.created', post);
+  return reply.json(post, { status: 201, headers: { location: `/api/posts/${post.id}` } });
+});
+
+posts.get('/api/stats', async (ctx) => {
+  const stats = await ctx.store<Stats>('stats').get('current');
+  return stats?.value ?? { posts: 0, users: 0, updatedAt: null };
+});
+
+// Users belong to the auth service; posts learns of them by event, not by
+// reading auth's data.
+posts.on<{ id: string }>('user.created', async (_user, ctx) => {
+  await ctx.store<number>('counters').update('users', (count) => (count ?? 0) + 1);
+});
+
+posts.cron('stats', config.values.FORUM_STATS_SCHEDULE, async (ctx) => {
+  const [all, users] = await Promise.all([ctx.store<Post>('posts').list(), ctx.store<number>('counters').get('users')]);
+  const stats: Stats = { posts: all.length, users: users?.value ?? 0, updatedAt: new Date().toISOString() };
+  await ctx.store<Stats>('stats').put('current', stats);
+});

@@ -1,0 +1,52 @@
+// An app is a named list of services plus its typed config. defineApp checks
+// the whole definition once, so a clash is a start-up error, not a 3 a.m. one.
+
+import { AppDefinitionError } from '../errors.ts';
+import type { Config, ConfigSpec } from '../config/config.ts';
+import type { Service } from './service.ts';
+import type { TaskDefinition } from './task.ts';
+
+export interface AppOptions {
+  name: string;
+  services: Service[];
+  /** Environment variables the app reads, validated before anything starts. */
+  config?: Config<ConfigSpec>;
+}
+
+export interface App {
+  readonly name: string;
+  readonly services: readonly Service[];
+  readonly config: Config<ConfigSpec> | undefined;
+}
+
+export function defineApp(options: AppOptions): App {
+  const names = new Set<string>();
+  for (const service of options.services) {
+    if (names.has(service.name)) throw new AppDefinitionError(`service "${service.name}" is listed twice`);
+    names.add(service.name);
+  }
+  const routes = new Map<string, string>();
+  for (const service of options.services) {
+    for (const route of service.routes) {
+      const key = `${route.method} ${route.path.replace(/:[^/]+/g, ':')}`;
+      const owner = routes.get(key);
+      if (owner) {
+        throw new AppDefinitionError(`${route.method} ${route.path} is declared by both ${owner} and ${service.name}`);
+      }
+      routes.set(key, service.name);
+    }
+  }
+  return Object.freeze({ name: options.name, services: Object.freeze([...options.services]), config: options.config });
+}
+
+/** Finds a task by its id, 'service.name'. */
+export function findTask(app: App, id: string): TaskDefinition | undefined {
+  const dot = id.indexOf('.');
+  if (dot < 0) return undefined;
+  const service = app.services.find((candidate) => candidate.name === id.slice(0, dot));
+  return service?.tasks.get(id.slice(dot + 1));
+}
+
+export function isApp(value: unknown): value is App {
+  return typeof value === 'object' && value !== null && 'services' in value && Array.isArray((value as App).services);
+}

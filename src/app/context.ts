@@ -1,0 +1,62 @@
+// What a handler sees. One ServiceContext per service (cron jobs, listeners,
+// sockets) and one RequestContext per HTTP request, built on top of it.
+
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { EventHandler } from '../bus/types.ts';
+import type { Collection } from '../store/collection.ts';
+import type { TaskRef } from './task.ts';
+
+/** The authenticated principal, from a session cookie or a bearer token. */
+export interface User {
+  id: string;
+  name?: string;
+  [claim: string]: unknown;
+}
+
+export interface SignInOptions {
+  /** Token and cookie lifetime in seconds. @default 604800 (7 days) */
+  maxAgeSeconds?: number;
+}
+
+export interface ServiceContext {
+  /** The service this code belongs to. */
+  readonly service: string;
+  readonly log: Logger;
+  /** Publishes an event to every listener in the app. */
+  emit(topic: string, payload: unknown): Promise<void>;
+  /** Adds a listener at run time; returns the function that removes it. */
+  on<T = unknown>(topic: string, handler: EventHandler<T>): () => void;
+  off(topic: string, handler: EventHandler): void;
+  /** Runs a task in the worker pool and resolves with its output. */
+  run<I, O>(task: TaskRef<I, O>, input: I): Promise<O>;
+  /** A collection owned by this service. */
+  store<T = unknown>(collection: string): Collection<T>;
+}
+
+export interface RequestContext<
+  Body = unknown,
+  Query = Record<string, string | undefined>,
+  Params = Record<string, string | undefined>,
+>
+  extends ServiceContext {
+  readonly req: IncomingMessage;
+  readonly method: string;
+  /** Normalised path, without the query string. */
+  readonly path: string;
+  readonly params: Params;
+  readonly query: Query;
+  readonly body: Body;
+  readonly headers: IncomingHttpHeaders;
+  readonly requestId: string;
+  /** Set when the request carries a valid session cookie or bearer token. */
+  readonly user: User | undefined;
+  /** Aborted when the client goes away before the response is sent. */
+  readonly signal: AbortSignal;
+  cookie(name: string): string | undefined;
+  setHeader(name: string, value: string | string[]): void;
+  /** Issues a token for `user`, sets the session cookie and returns the token. */
+  signIn(user: User, options?: SignInOptions): Promise<string>;
+  /** Clears the session cookie. */
+  signOut(): void;
+}

@@ -1,0 +1,55 @@
+// A route: method + path pattern + handler, with the options a later stage
+// (auth, validation, rate limit, cache) reads. Routes are plain data so the
+// gateway can build the same table the replicas use.
+
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { RequestContext } from './context.ts';
+import type { Reply } from './reply.ts';
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export type HandlerResult = Reply | object | string | undefined | null | void;
+
+/** '/api/posts/:id/comments/:cid' -> { id: string; cid: string } */
+export type ParamsOf<Path extends string> = Path extends `${string}:${infer Name}/${infer Rest}`
+  ? { [K in Name]: string } & ParamsOf<`/${Rest}`>
+  : Path extends `${string}:${infer Name}`
+    ? { [K in Name]: string }
+    : Record<never, string>;
+
+export type Infer<S, Fallback> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : Fallback;
+
+export interface RouteOptions<
+  BodySchema extends StandardSchemaV1 | undefined = undefined,
+  QuerySchema extends StandardSchemaV1 | undefined = undefined,
+  ParamsSchema extends StandardSchemaV1 | undefined = undefined,
+> {
+  /** Validates the parsed JSON body; a failure answers 400 with the field errors. */
+  body?: BodySchema;
+  query?: QuerySchema;
+  params?: ParamsSchema;
+  /** Answer 401 unless the request carries a valid session or bearer token. @default false */
+  auth?: boolean;
+  /** Largest accepted request body in bytes; over it the answer is 413. @default 1 MiB */
+  bodyLimit?: number;
+  /** Read by the rate-limit stage (a later issue); carried as data until then. */
+  rateLimit?: unknown;
+  /** Read by the cache stage (a later issue); carried as data until then. */
+  cache?: unknown;
+}
+
+export type RouteHandler<Body, Query, Params> = (
+  ctx: RequestContext<Body, Query, Params>,
+) => HandlerResult | Promise<HandlerResult>;
+
+export interface RouteDefinition {
+  readonly service: string;
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly options: RouteOptions<StandardSchemaV1 | undefined, StandardSchemaV1 | undefined, StandardSchemaV1 | undefined>;
+  // biome-ignore lint: handlers are stored type-erased; their types were checked where they were declared.
+  readonly handler: RouteHandler<any, any, any>;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;

@@ -1,0 +1,192 @@
+// A service: the unit that runs together in dev and becomes its own process
+// pool when split. Defining one is pure data collection; nothing runs until
+// the runtime starts the app.
+
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { AppDefinitionError } from '../errors.ts';
+import type { EventHandler } from '../bus/types.ts';
+import type { ServiceContext } from './context.ts';
+import type { HttpMethod, Infer, ParamsOf, RouteDefinition, RouteHandler, RouteOptions } from './route.ts';
+import type { SocketDefinition, SocketHandlers, SocketOptions } from './socket.ts';
+import type { TaskDefinition, TaskHandler } from './task.ts';
+
+export interface StaticOptions {
+  /** Folder to serve; a file: URL (`new URL('./public', import.meta.url)`) or a path. */
+  dir: string | URL;
+  /** Served for a request to a folder. @default 'index.html' */
+  index?: string | false;
+  /** Cache-Control max-age in seconds. @default 0 */
+  maxAgeSeconds?: number;
+}
+
+export interface StaticDefinition {
+  readonly service: string;
+  /** URL prefix, e.g. '/' or '/assets'. */
+  readonly prefix: string;
+  readonly dir: string;
+  readonly index: string | false;
+  readonly maxAgeSeconds: number;
+}
+
+export interface ListenerDefinition {
+  readonly service: string;
+  readonly topic: string;
+  readonly handler: (payload: unknown, ctx: ServiceContext) => void | Promise<void>;
+}
+
+export interface CronDefinition {
+  readonly service: string;
+  readonly name: string;
+  /** Six fields with seconds, or five without: '*\/10 * * * * *'. */
+  readonly schedule: string;
+  readonly handler: (ctx: ServiceContext) => void | Promise<void>;
+  readonly timezone: string | undefined;
+}
+
+export interface CronOptions {
+  /** IANA zone the schedule is read in. @default the process's zone */
+  timezone?: string;
+}
+
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const TOPIC = /^[A-Za-z0-9_.:-]{1,200}$/;
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
+
+type Schema = StandardSchemaV1 | undefined;
+
+export class Service {
+  readonly name: string;
+  readonly routes: RouteDefinition[] = [];
+  readonly statics: StaticDefinition[] = [];
+  readonly sockets: SocketDefinition[] = [];
+  readonly listeners: ListenerDefinition[] = [];
+  readonly crons: CronDefinition[] = [];
+  readonly tasks = new Map<string, TaskDefinition>();
+
+  constructor(name: string) {
+    if (!SERVICE_NAME.test(name)) {
+      throw new AppDefinitionError(`service name "${name}" must match ${SERVICE_NAME} (lower case, digits, dashes)`);
+    }
+    this.name = name;
+  }
+
+  route<Path extends string, B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined>(
+    method: HttpMethod,
+    path: Path,
+    options: RouteOptions<B, Q, P>,
+    handler: Handler<Path, B, Q, P>,
+  ): this {
+    validatePath(path, `${method} ${path}`);
+    this.routes.push({ service: this.name, method, path, options, handler: handler as RouteDefinition['handler'] });
+    return this;
+  }
+
+  get<Path extends string, Q extends Schema = undefined, P extends Schema = undefined>(
+    path: Path,
+    ...args: RouteArgs<Path, undefined, Q, P>
+  ): this {
+    return this.route('GET', path, ...splitArgs(args));
+  }
+
+  post<Path extends string, B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined>(
+    path: Path,
+    ...args: RouteArgs<Path, B, Q, P>
+  ): this {
+    return this.route('POST', path, ...splitArgs(args));
+  }
+
+  put<Path extends string, B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined>(
+    path: Path,
+    ...args: RouteArgs<Path, B, Q, P>
+  ): this {
+    return this.route('PUT', path, ...splitArgs(args));
+  }
+
+  patch<Path extends string, B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined>(
+    path: Path,
+    ...args: RouteArgs<Path, B, Q, P>
+  ): this {
+    return this.route('PATCH', path, ...splitArgs(args));
+  }
+
+  delete<Path extends string, Q extends Schema = undefined, P extends Schema = undefined>(
+    path: Path,
+    ...args: RouteArgs<Path, undefined, Q, P>
+  ): this {
+    return this.route('DELETE', path, ...splitArgs(args));
+  }
+
+  /** Serves files under `options.dir` at `prefix`, with ETag, Last-Modified and 304. */
+  static(prefix: string, options: StaticOptions): this {
+    validatePath(prefix, `static ${prefix}`);
+    const dir = options.dir instanceof URL ? decodeURIComponent(options.dir.pathname) : options.dir;
+    this.statics.push({
+      service: this.name,
+      prefix: prefix.replace(/\/+$/, '') || '/',
+      dir,
+      index: options.index ?? 'index.html',
+      maxAgeSeconds: options.maxAgeSeconds ?? 0,
+    });
+    return this;
+  }
+
+  socket(path: string, handlers: SocketHandlers, options: SocketOptions = {}): this {
+    validatePath(path, `socket ${path}`);
+    this.sockets.push({ service: this.name, path, handlers, options });
+    return this;
+  }
+
+  /** Listens to a bus topic for the life of the app. */
+  on<T = unknown>(topic: string, handler: (payload: T, ctx: ServiceContext) => void | Promise<void>): this {
+    if (!TOPIC.test(topic)) throw new AppDefinitionError(`topic "${topic}" must match ${TOPIC}`);
+    this.listeners.push({ service: this.name, topic, handler: handler as ListenerDefinition['handler'] });
+    return this;
+  }
+
+  /** Runs `handler` on `schedule`; a run still going when the next tick comes skips that tick. */
+  cron(name: string, schedule: string, handler: (ctx: ServiceContext) => void | Promise<void>, options: CronOptions = {}): this {
+    if (!NAME.test(name)) throw new AppDefinitionError(`cron name "${name}" must match ${NAME}`);
+    if (this.crons.some((job) => job.name === name)) {
+      throw new AppDefinitionError(`cron "${name}" is declared twice in service ${this.name}`);
+    }
+    this.crons.push({ service: this.name, name, schedule, handler, timezone: options.timezone });
+    return this;
+  }
+
+  /** Declares a CPU-heavy task; callers run it with ctx.run(definition or 'service.name', input). */
+  task<I, O>(name: string, handler: TaskHandler<I, O>): TaskDefinition<I, O> {
+    if (!NAME.test(name)) throw new AppDefinitionError(`task name "${name}" must match ${NAME}`);
+    if (this.tasks.has(name)) throw new AppDefinitionError(`task "${name}" is declared twice in service ${this.name}`);
+    const definition: TaskDefinition<I, O> = { id: `${this.name}.${name}`, service: this.name, name, handler };
+    this.tasks.set(name, definition as TaskDefinition);
+    return definition;
+  }
+}
+
+type Handler<Path extends string, B extends Schema, Q extends Schema, P extends Schema> = RouteHandler<
+  Infer<B, unknown>,
+  Infer<Q, Record<string, string | undefined>>,
+  Infer<P, ParamsOf<Path>>
+>;
+
+type RouteArgs<Path extends string, B extends Schema, Q extends Schema, P extends Schema> =
+  | [handler: Handler<Path, B, Q, P>]
+  | [options: RouteOptions<B, Q, P>, handler: Handler<Path, B, Q, P>];
+
+function splitArgs<Path extends string, B extends Schema, Q extends Schema, P extends Schema>(
+  args: RouteArgs<Path, B, Q, P>,
+): [RouteOptions<B, Q, P>, Handler<Path, B, Q, P>] {
+  return args.length === 1 ? [{}, args[0]] : [args[0], args[1]];
+}
+
+function validatePath(path: string, what: string): void {
+  if (!path.startsWith('/') || /[\s?#\\]/.test(path) || path.includes('//')) {
+    throw new AppDefinitionError(`${what}: a path starts with "/" and has no spaces, "?", "#", "\\" or "//"`);
+  }
+}
+
+export function defineService(name: string): Service {
+  return new Service(name);
+}
+
+export type { EventHandler };

@@ -1,0 +1,39 @@
+// `cleave dev <app-dir>`: every service in one process on PORT.
+
+import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { Monolith } from '../runtime/monolith.ts';
+import { loadApp } from './load-app.ts';
+import { stopOnSignals } from './signals.ts';
+
+export interface DevOptions {
+  appDir: string;
+  port?: number;
+}
+
+export async function dev(options: DevOptions): Promise<void> {
+  const env = options.port === undefined ? process.env : { ...process.env, PORT: String(options.port) };
+  const config = loadRuntimeConfig(env);
+  process.title = 'cleave dev';
+  const log = createLogger({ level: config.LOG_LEVEL });
+  const { app, modulePath } = await loadApp(options.appDir);
+  const runtime = new Monolith({ app, appModule: modulePath, config, log });
+  stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
+  let address;
+  try {
+    address = await runtime.start();
+  } catch (error) {
+    await runtime.stop().catch(() => {});
+    throw error;
+  }
+  const host = address.family === 'IPv6' && address.address === '::' ? 'localhost' : address.address;
+  const services = app.services.map((service) => ({
+    name: service.name,
+    routes: service.routes.length,
+    sockets: service.sockets.length,
+    static: service.statics.length,
+    crons: service.crons.length,
+    tasks: service.tasks.size,
+  }));
+  log.info({ app: app.name, mode: 'monolith', port: address.port, services }, `listening on http://${host}:${address.port}`);
+}

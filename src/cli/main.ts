@@ -1,0 +1,61 @@
+// The `cleave` command. Errors print as one line: `cleave: CODE message`.
+
+import { parseArgs } from 'node:util';
+import { CleaveError, UsageError } from '../errors.ts';
+import { dev } from './dev.ts';
+
+const USAGE = `usage: cleave <command> [options]
+
+commands:
+  dev <app-dir>     run every service of the app in one process
+                    --port <n>   listen on n (default: $PORT or 3000)
+  help              show this text
+  version           print cleave's version
+
+environment: PORT, HOST, LOG_LEVEL, CLEAVE_STORE (memory|file), CLEAVE_DATA_DIR,
+             CLEAVE_SECRET, CLEAVE_TASK_THREADS, CLEAVE_STOP_GRACE_MS`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'dev': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { port: { type: 'string' } },
+      });
+      const appDir = positionals[0];
+      if (!appDir || positionals.length > 1) throw new UsageError('cleave dev takes one app folder: cleave dev <app-dir>');
+      await dev({ appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
+      return;
+    }
+    case 'version':
+    case '--version': {
+      const { default: pkg } = await import('../../package.json', { with: { type: 'json' } });
+      console.log(pkg.version);
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"; run cleave help`);
+  }
+}
+
+function parsePort(raw: string): number {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${raw}"`);
+  return port;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof CleaveError) console.error(`cleave: ${error.code} ${error.message}`);
+  else console.error(`cleave: ${error instanceof Error ? error.message : String(error)}`);
+  // The stack helps whoever debugs cleave itself, not whoever runs an app.
+  if (process.env.CLEAVE_DEBUG && error instanceof Error) console.error(error.stack);
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+// Small built-in parsers for environment variables. Each is a Standard Schema,
+// so an app may mix them with zod or valibot schemas in one ConfigSpec.
+
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+
+type Parse<T> = (raw: string | undefined) => { value: T } | { problem: string };
+
+function schema<T>(parse: Parse<T>): StandardSchemaV1<string | undefined, T> {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'cleave',
+      validate(raw) {
+        const result = parse(raw as string | undefined);
+        return 'problem' in result ? { issues: [{ message: result.problem }] } : { value: result.value };
+      },
+    },
+  };
+}
+
+interface Common<T> {
+  /** Used when the variable is unset or empty. Without one, the variable is required. */
+  default?: T;
+}
+
+function withDefault<T>(options: Common<T>, parse: (raw: string) => { value: T } | { problem: string }): Parse<T> {
+  return (raw) => {
+    if (raw === undefined || raw === '') {
+      return options.default === undefined ? { problem: 'is required but not set' } : { value: options.default };
+    }
+    return parse(raw);
+  };
+}
+
+export const env = {
+  string(options: Common<string> & { minLength?: number } = {}) {
+    return schema(
+      withDefault<string>(options, (raw) =>
+        options.minLength !== undefined && raw.length < options.minLength
+          ? { problem: `must be at least ${options.minLength} characters` }
+          : { value: raw },
+      ),
+    );
+  },
+
+  /** An optional string: undefined when unset. */
+  optional() {
+    return schema<string | undefined>((raw) => ({ value: raw === '' ? undefined : raw }));
+  },
+
+  int(options: Common<number> & { min?: number; max?: number } = {}) {
+    return schema(
+      withDefault<number>(options, (raw) => {
+        if (!/^-?\d+$/.test(raw.trim())) return { problem: `must be an integer, got "${raw}"` };
+        const value = Number(raw);
+        if (options.min !== undefined && value < options.min) return { problem: `must be >= ${options.min}, got ${value}` };
+        if (options.max !== undefined && value > options.max) return { problem: `must be <= ${options.max}, got ${value}` };
+        return { value };
+      }),
+    );
+  },
+
+  port(options: Common<number> = {}) {
+    return env.int({ ...options, min: 0, max: 65535 });
+  },
+
+  bool(options: Common<boolean> = {}) {
+    return schema(
+      withDefault<boolean>(options, (raw) => {
+        const lower = raw.trim().toLowerCase();
+        if (['1', 'true', 'yes', 'on'].includes(lower)) return { value: true };
+        if (['0', 'false', 'no', 'off'].includes(lower)) return { value: false };
+        return { problem: `must be true or false, got "${raw}"` };
+      }),
+    );
+  },
+
+  oneOf<const T extends string>(choices: readonly T[], options: Common<T> = {}) {
+    return schema<T>(
+      withDefault<T>(options, (raw) =>
+        (choices as readonly string[]).includes(raw)
+          ? { value: raw as T }
+          : { problem: `must be one of ${choices.join(', ')}, got "${raw}"` },
+      ),
+    );
+  },
+
+  url(options: Common<string> = {}) {
+    return schema(
+      withDefault<string>(options, (raw) => (URL.canParse(raw) ? { value: raw } : { problem: `must be a URL, got "${raw}"` })),
+    );
+  },
+};

@@ -1,0 +1,25 @@
+// cleave's own settings, read from the environment like the app's.
+
+import { loadConfig } from './config.ts';
+import { env } from './env.ts';
+
+export const runtimeConfigSpec = {
+  PORT: env.port({ default: 3000 }),
+  HOST: env.string({ default: '::' }),
+  LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  /** Where service data lives: memory (lost on stop) or file (append log + snapshot). */
+  CLEAVE_STORE: env.oneOf(['memory', 'file'], { default: 'memory' }),
+  CLEAVE_DATA_DIR: env.string({ default: '.cleave/data' }),
+  /** Signs sessions and bearer tokens; at least 32 characters. Unset: random per start. */
+  CLEAVE_SECRET: env.optional(),
+  /** Upper bound of task worker threads. Unset: the machine's cores. */
+  CLEAVE_TASK_THREADS: env.int({ default: 0, min: 0, max: 1024 }),
+  /** Longest a graceful stop waits for in-flight requests. */
+  CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
+};
+
+export type RuntimeConfig = ReturnType<typeof loadRuntimeConfig>;
+
+export function loadRuntimeConfig(source: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(runtimeConfigSpec, source);
+}

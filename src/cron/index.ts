@@ -1,0 +1,3 @@
+// The cron folder's public face.
+
+export { CronScheduler, type CronSchedulerOptions } from './scheduler.ts';

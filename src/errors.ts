@@ -1,0 +1,234 @@
+// The one catalog of cleave's errors. Code branches on `code`, never on a message,
+// and a code is never reused for another meaning. docs/errors.md lists every code
+// and test/errors-catalog.test.ts keeps the two in step.
+
+export type ErrorSource = 'client' | 'upstream' | 'internal';
+
+export interface CleaveErrorOptions {
+  cause?: unknown;
+  /** Extra, client-safe detail sent in the JSON body (e.g. field errors). */
+  details?: unknown;
+}
+
+export abstract class CleaveError extends Error {
+  abstract readonly code: string;
+  /** HTTP status a route answers with when this error escapes a handler. */
+  abstract readonly status: number;
+  /** True when repeating the same operation may succeed. */
+  readonly retryable: boolean = false;
+  abstract readonly source: ErrorSource;
+  readonly details: unknown;
+
+  constructor(message: string, options: CleaveErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options.details;
+  }
+
+  /** The body a client sees: code and message, never a stack. */
+  toJSON(): { error: { code: string; message: string; details?: unknown } } {
+    const error: { code: string; message: string; details?: unknown } = {
+      code: this.code,
+      message: this.message,
+    };
+    if (this.details !== undefined) error.details = this.details;
+    return { error };
+  }
+}
+
+// ---- client errors (4xx) -------------------------------------------------
+
+export class BadRequestError extends CleaveError {
+  readonly code = 'CLEAVE_BAD_REQUEST';
+  readonly status = 400;
+  readonly source = 'client';
+}
+
+export class InvalidJsonError extends CleaveError {
+  readonly code = 'CLEAVE_INVALID_JSON';
+  readonly status = 400;
+  readonly source = 'client';
+}
+
+export interface FieldError {
+  /** Dotted path of the offending field, '' for the whole value. */
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends CleaveError {
+  readonly code = 'CLEAVE_VALIDATION_FAILED';
+  readonly status = 400;
+  readonly source = 'client';
+  readonly fields: FieldError[];
+
+  constructor(part: 'body' | 'query' | 'params', fields: FieldError[]) {
+    super(`invalid ${part}`, { details: { part, fields } });
+    this.fields = fields;
+  }
+}
+
+export class UnauthorizedError extends CleaveError {
+  readonly code = 'CLEAVE_UNAUTHORIZED';
+  readonly status = 401;
+  readonly source = 'client';
+  constructor(message = 'authentication required', options?: CleaveErrorOptions) {
+    super(message, options);
+  }
+}
+
+export class RouteNotFoundError extends CleaveError {
+  readonly code = 'CLEAVE_ROUTE_NOT_FOUND';
+  readonly status = 404;
+  readonly source = 'client';
+}
+
+export class MethodNotAllowedError extends CleaveError {
+  readonly code = 'CLEAVE_METHOD_NOT_ALLOWED';
+  readonly status = 405;
+  readonly source = 'client';
+  readonly allow: string[];
+  constructor(allow: string[]) {
+    super(`method not allowed; allowed: ${allow.join(', ')}`);
+    this.allow = allow;
+  }
+}
+
+export class BodyTooLargeError extends CleaveError {
+  readonly code = 'CLEAVE_BODY_TOO_LARGE';
+  readonly status = 413;
+  readonly source = 'client';
+  constructor(limit: number) {
+    super(`request body exceeds ${limit} bytes`, { details: { limit } });
+  }
+}
+
+export class RequestTimeoutError extends CleaveError {
+  readonly code = 'CLEAVE_REQUEST_TIMEOUT';
+  readonly status = 408;
+  readonly source = 'client';
+}
+
+export class HeadersTooLargeError extends CleaveError {
+  readonly code = 'CLEAVE_HEADERS_TOO_LARGE';
+  readonly status = 431;
+  readonly source = 'client';
+}
+
+export class UnsupportedMediaTypeError extends CleaveError {
+  readonly code = 'CLEAVE_UNSUPPORTED_MEDIA_TYPE';
+  readonly status = 415;
+  readonly source = 'client';
+}
+
+/**
+ * An error a handler throws on purpose to answer with a given status, e.g.
+ * `throw new HttpError(409, 'USERNAME_TAKEN', 'username is taken')`.
+ * The app's own `appCode` travels in `details.reason`; `code` stays stable.
+ */
+export class HttpError extends CleaveError {
+  readonly code = 'CLEAVE_HTTP_ERROR';
+  readonly status: number;
+  readonly source = 'client';
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string, options: CleaveErrorOptions = {}) {
+    super(message, { ...options, details: { reason, ...(options.details as object | undefined) } });
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new RangeError(`HttpError status must be 400-599, got ${status}`);
+    }
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+// ---- store ----------------------------------------------------------------
+
+export class StoreConflictError extends CleaveError {
+  readonly code = 'CLEAVE_STORE_CONFLICT';
+  readonly status = 409;
+  readonly source = 'client';
+  override readonly retryable = true;
+  constructor(collection: string, key: string, expected: number, actual: number) {
+    super(`stale write to ${collection}/${key}: expected version ${expected}, found ${actual}`, {
+      details: { collection, key, expected, actual },
+    });
+  }
+}
+
+export class StoreUnavailableError extends CleaveError {
+  readonly code = 'CLEAVE_STORE_UNAVAILABLE';
+  readonly status = 503;
+  readonly source = 'internal';
+  override readonly retryable = true;
+}
+
+export class StoreCorruptError extends CleaveError {
+  readonly code = 'CLEAVE_STORE_CORRUPT';
+  readonly status = 500;
+  readonly source = 'internal';
+}
+
+// ---- tasks ----------------------------------------------------------------
+
+export class TaskNotFoundError extends CleaveError {
+  readonly code = 'CLEAVE_TASK_NOT_FOUND';
+  readonly status = 500;
+  readonly source = 'internal';
+}
+
+export class TaskFailedError extends CleaveError {
+  readonly code = 'CLEAVE_TASK_FAILED';
+  readonly status = 500;
+  readonly source = 'internal';
+  readonly task: string;
+  constructor(task: string, message: string, options?: CleaveErrorOptions) {
+    super(`task ${task} failed: ${message}`, options);
+    this.task = task;
+  }
+}
+
+// ---- start-up and internal -------------------------------------------------
+
+export class ConfigError extends CleaveError {
+  readonly code = 'CLEAVE_CONFIG_INVALID';
+  readonly status = 500;
+  readonly source = 'internal';
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.variable = variable;
+  }
+}
+
+/** A command line cleave can't act on. */
+export class UsageError extends CleaveError {
+  readonly code = 'CLEAVE_USAGE';
+  readonly status = 400;
+  readonly source = 'client';
+}
+
+export class AppDefinitionError extends CleaveError {
+  readonly code = 'CLEAVE_APP_INVALID';
+  readonly status = 500;
+  readonly source = 'internal';
+}
+
+export class InternalError extends CleaveError {
+  readonly code = 'CLEAVE_INTERNAL';
+  readonly status = 500;
+  readonly source = 'internal';
+  constructor(message = 'internal server error', options?: CleaveErrorOptions) {
+    super(message, options);
+  }
+}
+
+export class ShuttingDownError extends CleaveError {
+  readonly code = 'CLEAVE_SHUTTING_DOWN';
+  readonly status = 503;
+  readonly source = 'internal';
+  override readonly retryable = true;
+}
+
+export function isCleaveError(value: unknown): value is CleaveError {
+  return value instanceof CleaveError;
+}

@@ -1,0 +1,50 @@
+// Reads and parses a request body within a byte limit. The limit is checked
+// against Content-Length before reading and again while streaming, so a lying
+// or absent Content-Length can't push a replica past it.
+
+import type { IncomingMessage } from 'node:http';
+import secureJson from 'secure-json-parse';
+import { BodyTooLargeError, InvalidJsonError, UnsupportedMediaTypeError } from '../errors.ts';
+
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw new BodyTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/** True when the request announces a body (RFC 9112 §6.3). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * JSON (application/json, *+json) becomes a value, with `__proto__` and
+ * `constructor.prototype` keys refused so a body can't poison prototypes;
+ * urlencoded forms become an object; text/* a string. Anything else is 415.
+ */
+export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (raw.length === 0) return undefined;
+  const type = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (type === 'application/json' || type.endsWith('+json')) {
+    try {
+      return secureJson.parse(raw.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' });
+    } catch (error) {
+      throw new InvalidJsonError(`request body is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  if (type === 'application/x-www-form-urlencoded') {
+    return Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
+  }
+  if (type.startsWith('text/')) return raw.toString('utf8');
+  throw new UnsupportedMediaTypeError(
+    `unsupported content type "${type || '(none)'}"; send application/json, a urlencoded form or text`,
+  );
+}

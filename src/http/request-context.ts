@@ -1,0 +1,111 @@
+// The ctx a route handler gets: the request's own data on top of its
+// service's context (emit, run, store, log).
+
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseCookies } from 'cookie';
+import type { Logger } from 'pino';
+import type { EventHandler } from '../bus/types.ts';
+import type { RequestContext, ServiceContext, SignInOptions, User } from '../app/context.ts';
+import type { TaskRef } from '../app/task.ts';
+import type { Collection } from '../store/collection.ts';
+import type { Authenticator } from './auth.ts';
+
+export interface RequestData {
+  req: IncomingMessage;
+  res: ServerResponse | undefined;
+  path: string;
+  params: Record<string, string>;
+  query: unknown;
+  body: unknown;
+  requestId: string;
+  user: User | undefined;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export class HttpRequestContext implements RequestContext<unknown, unknown, unknown> {
+  readonly req: IncomingMessage;
+  readonly path: string;
+  readonly params: Record<string, string>;
+  readonly query: unknown;
+  readonly body: unknown;
+  readonly requestId: string;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  private currentUser: User | undefined;
+  private cookies: Record<string, string | undefined> | undefined;
+
+  constructor(
+    private readonly base: ServiceContext,
+    private readonly auth: Authenticator,
+    private readonly res: ServerResponse | undefined,
+    data: RequestData,
+  ) {
+    this.req = data.req;
+    this.path = data.path;
+    this.params = data.params;
+    this.query = data.query;
+    this.body = data.body;
+    this.requestId = data.requestId;
+    this.currentUser = data.user;
+    this.signal = data.signal;
+    this.log = data.log;
+  }
+
+  get service(): string {
+    return this.base.service;
+  }
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+  get user(): User | undefined {
+    return this.currentUser;
+  }
+
+  cookie(name: string): string | undefined {
+    this.cookies ??= this.req.headers.cookie ? parseCookies(this.req.headers.cookie) : {};
+    return this.cookies[name];
+  }
+
+  setHeader(name: string, value: string | string[]): void {
+    this.res?.setHeader(name, value);
+  }
+
+  async signIn(user: User, options: SignInOptions = {}): Promise<string> {
+    const token = await this.auth.sign(user, options.maxAgeSeconds);
+    this.appendSetCookie(this.auth.sessionCookie(token, options.maxAgeSeconds));
+    this.currentUser = user;
+    return token;
+  }
+
+  signOut(): void {
+    this.appendSetCookie(this.auth.clearedCookie());
+    this.currentUser = undefined;
+  }
+
+  emit(topic: string, payload: unknown): Promise<void> {
+    return this.base.emit(topic, payload);
+  }
+  on<T = unknown>(topic: string, handler: EventHandler<T>): () => void {
+    return this.base.on(topic, handler);
+  }
+  off(topic: string, handler: EventHandler): void {
+    this.base.off(topic, handler);
+  }
+  run<I, O>(task: TaskRef<I, O>, input: I): Promise<O> {
+    return this.base.run(task, input);
+  }
+  store<T = unknown>(collection: string): Collection<T> {
+    return this.base.store<T>(collection);
+  }
+
+  private appendSetCookie(cookie: string): void {
+    if (!this.res) return;
+    const existing = this.res.getHeader('set-cookie');
+    const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+    this.res.setHeader('set-cookie', [...list, cookie]);
+  }
+}

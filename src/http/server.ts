@@ -1,0 +1,127 @@
+// The listening socket: limits and timeouts at accept, malformed HTTP answered
+// and closed, WebSocket upgrades handed to the hub, and a graceful stop that
+// finishes in-flight requests before closing connections.
+
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { BadRequestError, type CleaveError, HeadersTooLargeError, RequestTimeoutError } from '../errors.ts';
+import { writeRawError } from './raw-error.ts';
+import type { RequestListener } from './request-handler.ts';
+import type { SocketHub } from './websocket.ts';
+
+export interface HttpServerOptions {
+  port: number;
+  /** @default '::' (all interfaces, IPv4 and IPv6) */
+  host?: string;
+  /** Time allowed to receive the whole header section (slowloris bound). @default 10000 */
+  headersTimeoutMs?: number;
+  /** Time allowed to receive a whole request, body included. @default 30000 */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive connections close after this. @default 5000 */
+  keepAliveTimeoutMs?: number;
+  /** Largest header section; over it the answer is 431. @default 16384 */
+  maxHeaderSize?: number;
+}
+
+export class HttpServer {
+  private readonly server: Server;
+  private inFlight = 0;
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly handler: RequestListener,
+    private readonly hub: SocketHub,
+    private readonly log: Logger,
+    private readonly options: HttpServerOptions,
+  ) {
+    this.server = createServer(
+      {
+        maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+        headersTimeout: options.headersTimeoutMs ?? 10_000,
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+        // Smuggling defence: refuse a request carrying both Content-Length and
+        // Transfer-Encoding instead of guessing which one the client meant.
+        insecureHTTPParser: false,
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hub.handleUpgrade(req, socket, head));
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host ?? '::', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (up to `graceMs`), closes
+   * WebSockets with 1001, then closes every connection left.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.server.listening) return;
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), this.idle(graceMs)]);
+    if (this.inFlight > 0) this.log.warn({ inFlight: this.inFlight }, 'grace period over; cutting requests still in flight');
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    // Once draining, tell keep-alive clients to reconnect (elsewhere) for their next request.
+    if (this.draining) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+    this.handler(req, res);
+  }
+
+  private idle(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function clientErrorOf(error: NodeJS.ErrnoException): CleaveError {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new HeadersTooLargeError('request header section too large');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      return new RequestTimeoutError('request not received in time');
+    default:
+      return new BadRequestError('malformed HTTP request');
+  }
+}
+
+/** Malformed HTTP: a short JSON answer, then the connection is closed, since its framing can't be trusted. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || (error.code === 'ECONNRESET' && socket.destroyed)) {
+    socket.destroy();
+    return;
+  }
+  writeRawError(socket, clientErrorOf(error));
+}

@@ -1,0 +1,4 @@
+// The lock folder's public face: the port and its in-process adapter.
+
+export type { Lock } from './types.ts';
+export { MemoryLock, type MemoryLockOptions } from './memory.ts';

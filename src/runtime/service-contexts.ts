@@ -1,0 +1,61 @@
+// One ServiceContext per service: the seam between a service's code and the
+// ports (bus, store, queue). Services never see an adapter, which is why the
+// same code runs together or split.
+
+import type { Logger } from 'pino';
+import type { ServiceContext } from '../app/context.ts';
+import type { TaskRef } from '../app/task.ts';
+import type { Bus, EventHandler } from '../bus/types.ts';
+import type { TaskQueue } from '../queue/types.ts';
+import { Collection } from '../store/collection.ts';
+import type { StoreBackend } from '../store/types.ts';
+
+const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
+
+export interface Ports {
+  bus: Bus;
+  store: StoreBackend;
+  queue: TaskQueue;
+}
+
+export class ServiceContexts {
+  private readonly contexts = new Map<string, ServiceContext>();
+
+  constructor(
+    private readonly ports: Ports,
+    private readonly log: Logger,
+  ) {}
+
+  for(service: string): ServiceContext {
+    let context = this.contexts.get(service);
+    if (!context) {
+      context = this.create(service);
+      this.contexts.set(service, context);
+    }
+    return context;
+  }
+
+  private create(service: string): ServiceContext {
+    const { bus, store, queue } = this.ports;
+    const collections = new Map<string, Collection<unknown>>();
+    return {
+      service,
+      log: this.log.child({ service }),
+      emit: (topic, payload) => bus.publish(topic, payload),
+      on: <T>(topic: string, handler: EventHandler<T>) => bus.subscribe(topic, handler as EventHandler),
+      off: (topic, handler) => bus.unsubscribe(topic, handler),
+      run: <I, O>(task: TaskRef<I, O>, input: I) =>
+        queue.run(typeof task === 'string' ? task : task.id, input) as Promise<O>,
+      store: <T>(name: string) => {
+        if (!COLLECTION_NAME.test(name)) throw new TypeError(`collection name "${name}" must match ${COLLECTION_NAME}`);
+        let collection = collections.get(name);
+        if (!collection) {
+          // Namespaced by service: a service owns its collections (database per service).
+          collection = new Collection(store, `${service}/${name}`);
+          collections.set(name, collection);
+        }
+        return collection as Collection<T>;
+      },
+    };
+  }
+}

@@ -1,0 +1,224 @@
+// A durable store for a single process: a snapshot plus an append-only, checksummed log in
+// one directory. Writes are group-committed — every write waiting while one fdatasync runs
+// goes to disk in the next single write + fdatasync — so many concurrent writers cost few
+// syncs. Only one FileStore may open a directory at a time.
+
+import { mkdir, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreConflictError, StoreUnavailableError } from '../errors.ts';
+import { recover, LOG_FILE } from './file-recovery.ts';
+import type { RecoveryLog } from './file-recovery.ts';
+import { selectKeys } from './list-keys.ts';
+import { applyRecord, encodeRecord } from './log-record.ts';
+import type { LogRecord, StoredJson, Tables } from './log-record.ts';
+import { syncDir, writeSnapshot } from './snapshot.ts';
+import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
+
+export interface FileStoreOptions {
+  /** Directory for snapshot.json and log.jsonl; created when missing. */
+  dir: string;
+  /** Receives recovery and compaction warnings. @default process.emitWarning */
+  log?: RecoveryLog;
+  /** Log records written before they are folded into a new snapshot. @default 10000 */
+  compactAfter?: number;
+}
+
+type PendingWrite =
+  | { op: 'put'; collection: string; key: string; json: string; ifVersion?: number; resolve(record: StoredRecord): void; reject(error: unknown): void }
+  | { op: 'delete'; collection: string; key: string; ifVersion?: number; resolve(deleted: boolean): void; reject(error: unknown): void };
+
+type State = 'new' | 'open' | 'stopping' | 'stopped';
+
+const defaultLog: RecoveryLog = {
+  warn: (obj, msg) => process.emitWarning(`${msg} ${JSON.stringify(obj)}`, 'CleaveStoreWarning'),
+};
+
+export class FileStore implements StoreBackend {
+  private readonly dir: string;
+  private readonly log: RecoveryLog;
+  private readonly compactAfter: number;
+  private state: State = 'new';
+  /** Only durable records: reads never see a write that a crash could still undo. */
+  private tables: Tables = new Map();
+  private seq = 0;
+  private sinceSnapshot = 0;
+  private handle: FileHandle | undefined;
+  private queue: PendingWrite[] = [];
+  private flushing: Promise<void> | undefined;
+  /** Set once a log write fails; after a failed fsync the file's contents are unknowable. */
+  private failure: StoreUnavailableError | undefined;
+
+  constructor(options: FileStoreOptions) {
+    this.dir = options.dir;
+    this.log = options.log ?? defaultLog;
+    this.compactAfter = options.compactAfter ?? 10_000;
+    if (!Number.isInteger(this.compactAfter) || this.compactAfter < 1) {
+      throw new RangeError(`compactAfter must be a positive integer, got ${options.compactAfter}`);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`FileStore at ${this.dir} was already started`);
+    await mkdir(this.dir, { recursive: true });
+    const recovered = await recover(this.dir, this.log);
+    this.tables = recovered.tables;
+    this.seq = recovered.seq;
+    this.sinceSnapshot = recovered.replayed;
+    this.handle = await open(join(this.dir, LOG_FILE), 'a');
+    // The log may have just been created; its directory entry must be durable too.
+    await syncDir(this.dir);
+    this.state = 'open';
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'new' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    while (this.flushing !== undefined) await this.flushing;
+    await this.handle?.close();
+    this.handle = undefined;
+    this.state = 'stopped';
+  }
+
+  async get(collection: string, key: string): Promise<StoredRecord | undefined> {
+    this.assertReadable();
+    const record = this.tables.get(collection)?.get(key);
+    return record === undefined ? undefined : toStoredRecord(key, record);
+  }
+
+  async list(collection: string, options?: ListOptions): Promise<StoredRecord[]> {
+    this.assertReadable();
+    const records = this.tables.get(collection);
+    // Selected even when the collection is absent, so bad options fail the same way always.
+    return selectKeys(records?.keys() ?? [], options).map((key) => toStoredRecord(key, records!.get(key)!));
+  }
+
+  put(collection: string, key: string, value: unknown, options: PutOptions = {}): Promise<StoredRecord> {
+    // Serialised now, so a caller mutating `value` while the write waits cannot change it.
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value);
+    } catch (error) {
+      return Promise.reject(new TypeError(`cannot store ${collection}/${key}: value is not JSON`, { cause: error }));
+    }
+    if (json === undefined) {
+      return Promise.reject(new TypeError(`cannot store ${typeof value} in ${collection}/${key}: not JSON`));
+    }
+    const serialised = json;
+    return new Promise((resolve, reject) => {
+      this.enqueue({ op: 'put', collection, key, json: serialised, ifVersion: options.ifVersion, resolve, reject });
+    });
+  }
+
+  delete(collection: string, key: string, options: PutOptions = {}): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ op: 'delete', collection, key, ifVersion: options.ifVersion, resolve, reject });
+    });
+  }
+
+  private assertReadable(): void {
+    if (this.state === 'open' || this.state === 'stopping') return;
+    throw new StoreUnavailableError(`FileStore at ${this.dir} is ${this.state === 'new' ? 'not started' : 'stopped'}`);
+  }
+
+  private enqueue(write: PendingWrite): void {
+    if (this.failure !== undefined) return write.reject(this.failure);
+    if (this.state !== 'open') {
+      return write.reject(new StoreUnavailableError(`FileStore at ${this.dir} is not accepting writes (${this.state})`));
+    }
+    this.queue.push(write);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing !== undefined) return;
+    // setImmediate rather than a microtask: every write issued in this turn of the event
+    // loop, however many promise hops deep, joins the first batch.
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.flush())
+      .finally(() => {
+        this.flushing = undefined;
+        // Writes that arrived after flush() saw an empty queue but before this callback ran.
+        if (this.queue.length > 0) this.scheduleFlush();
+      });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0 && this.failure === undefined) {
+      await this.commit(this.queue.splice(0));
+      if (this.sinceSnapshot >= this.compactAfter && this.failure === undefined) await this.compact();
+    }
+  }
+
+  /**
+   * Decides every write of the batch in call order against the durable state plus the
+   * batch's own earlier writes — the same outcome as running them one by one — then makes
+   * the accepted ones durable with one write and one fdatasync, and only then settles them.
+   */
+  private async commit(batch: PendingWrite[]): Promise<void> {
+    const staged = new Map<string, StoredJson | null>();
+    const records: LogRecord[] = [];
+    const settlers: Array<() => void> = [];
+    for (const write of batch) {
+      const { collection, key } = write;
+      const id = JSON.stringify([collection, key]);
+      const current = staged.has(id) ? staged.get(id) : this.tables.get(collection)?.get(key);
+      const actual = current?.version ?? 0;
+      if (write.ifVersion !== undefined && write.ifVersion !== actual) {
+        const conflict = new StoreConflictError(collection, key, write.ifVersion, actual);
+        settlers.push(() => write.reject(conflict));
+      } else if (write.op === 'delete') {
+        if (current == null) {
+          settlers.push(() => write.resolve(false));
+          continue;
+        }
+        records.push({ seq: ++this.seq, op: 'delete', collection, key });
+        staged.set(id, null);
+        settlers.push(() => write.resolve(true));
+      } else {
+        const stored = { version: actual + 1, json: write.json };
+        records.push({ seq: ++this.seq, op: 'put', collection, key, ...stored });
+        staged.set(id, stored);
+        settlers.push(() => write.resolve(toStoredRecord(key, stored)));
+      }
+    }
+    if (records.length > 0) {
+      try {
+        await this.handle!.writeFile(records.map(encodeRecord).join(''));
+        await this.handle!.datasync();
+      } catch (error) {
+        this.failure = new StoreUnavailableError(
+          `FileStore at ${this.dir} failed to write its log and refuses further writes until restarted`,
+          { cause: error },
+        );
+        for (const write of [...batch, ...this.queue.splice(0)]) write.reject(this.failure);
+        return;
+      }
+      for (const record of records) applyRecord(this.tables, record);
+      this.sinceSnapshot += records.length;
+    }
+    for (const settle of settlers) settle();
+  }
+
+  /**
+   * Folds the log into a new snapshot. Each step is crash-safe: until the rename the old
+   * snapshot plus the full log stand; after it, replay skips the log records the snapshot
+   * already holds (by seq), so a crash before the truncation applies nothing twice.
+   */
+  private async compact(): Promise<void> {
+    // Reset first: if compaction fails, retry only after another full interval of records.
+    this.sinceSnapshot = 0;
+    try {
+      await writeSnapshot(this.dir, { seq: this.seq, tables: this.tables });
+      await this.handle!.truncate(0);
+      await this.handle!.datasync();
+    } catch (error) {
+      this.log.warn({ dir: this.dir, err: error }, 'store compaction failed; the log keeps growing until the next attempt');
+    }
+  }
+}
+
+function toStoredRecord(key: string, record: StoredJson): StoredRecord {
+  // Parsing per read doubles as the defensive copy: no two callers share an object.
+  return { key, value: JSON.parse(record.json) as unknown, version: record.version };
+}

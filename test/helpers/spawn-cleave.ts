@@ -1,0 +1,75 @@
+// Runs the real `cleave` command as a child process and reads its JSON logs,
+// for tests of what a user sees: start-up, signals, exit codes.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../bin/cleave.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface CleaveProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  logs: Array<Record<string, unknown>>;
+  stderr: () => string;
+  /** Sends `signal` and resolves with the exit code (bounded). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+export function runCleave(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export async function startCleave(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<CleaveProcess> {
+  const child = runCleave(args, { PORT: '0', HOST: '127.0.0.1', ...env });
+  const logs: Array<Record<string, unknown>> = [];
+  let errText = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errText += chunk.toString();
+  });
+  let buffered = '';
+  const listening = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`cleave did not start in time: ${errText}`)), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`cleave exited with ${code} before listening: ${errText}`));
+    });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (typeof entry.port === 'number' && String(entry.msg).startsWith('listening')) {
+          clearTimeout(timer);
+          resolve(entry.port);
+        }
+      }
+    });
+  });
+  const port = await listening;
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    stderr: () => errText,
+    async stop(signal = 'SIGTERM', stopTimeoutMs = 15_000) {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+      const [code] = (await exited) as [number | null];
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
