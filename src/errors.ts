@@ -176,6 +176,13 @@ export class TaskNotFoundError extends CleaveError {
   readonly source = 'internal';
 }
 
+export class TaskQueueFullError extends CleaveError {
+  readonly code = 'CLEAVE_TASK_QUEUE_FULL';
+  readonly status = 503;
+  readonly source = 'internal';
+  override readonly retryable = true;
+}
+
 export class TaskFailedError extends CleaveError {
   readonly code = 'CLEAVE_TASK_FAILED';
   readonly status = 500;

@@ -55,8 +55,14 @@ describe('auth', () => {
   it('refuses a tampered or foreign token', async () => {
     const { token } = await login('eve');
     const [header, payload, signature] = token.split('.') as [string, string, string];
-    const forgedPayload = Buffer.from(JSON.stringify({ sub: 'u-admin', name: 'admin', iss: 'cleave' })).toString('base64url');
-    for (const bad of [`${header}.${forgedPayload}.${signature}`, `${header}.${payload}.${signature.slice(0, -2)}xx`, 'junk']) {
+    const forgedPayload = Buffer.from(JSON.stringify({ sub: 'u-admin', name: 'admin', iss: 'cleave' })).toString(
+      'base64url',
+    );
+    for (const bad of [
+      `${header}.${forgedPayload}.${signature}`,
+      `${header}.${payload}.${signature.slice(0, -2)}xx`,
+      'junk',
+    ]) {
       const res = await fetch(`${running.url}/whoami`, { headers: { authorization: `Bearer ${bad}` } });
       assert.equal(res.status, 401, bad);
     }

@@ -80,7 +80,7 @@ describe('routes', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     assert.equal(chunked.status, 413);
   });
 

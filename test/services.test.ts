@@ -53,7 +53,9 @@ describe('tasks', () => {
     const res = await fetch(`${running.url}/explode`);
     assert.equal(res.status, 500);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'CLEAVE_TASK_FAILED');
-    const logged = running.logs.find((line) => line.msg === 'request failed' && JSON.stringify(line.err).includes('task exploded'));
+    const logged = running.logs.find(
+      (line) => line.msg === 'request failed' && JSON.stringify(line.err).includes('task exploded'),
+    );
     assert.ok(logged);
   });
 });

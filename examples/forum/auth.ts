@@ -31,9 +31,7 @@ export const verifyPassword = auth.task('verify', (input: { password: string; st
 });
 
 const Credentials = z.object({
-  username: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{3,32}$/, '3-32 letters, digits, "_" or "-"'),
+  username: z.string().regex(/^[A-Za-z0-9_-]{3,32}$/, '3-32 letters, digits, "_" or "-"'),
   password: z.string().min(8, 'at least 8 characters').max(200),
 });
 

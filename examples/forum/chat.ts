@@ -24,11 +24,18 @@ chat.socket(
       if (!parsed.success) {
         socket.send({
           type: 'error',
-          error: { code: 'CLEAVE_VALIDATION_FAILED', message: 'send {"type":"chat","text":"..."} with 1-500 characters' },
+          error: {
+            code: 'CLEAVE_VALIDATION_FAILED',
+            message: 'send {"type":"chat","text":"..."} with 1-500 characters',
+          },
         });
         return;
       }
-      const message: ChatMessage = { from: ctx.user?.name ?? 'guest', text: parsed.data.text, at: new Date().toISOString() };
+      const message: ChatMessage = {
+        from: ctx.user?.name ?? 'guest',
+        text: parsed.data.text,
+        at: new Date().toISOString(),
+      };
       await ctx.emit('chat.message', message);
     },
     events: {

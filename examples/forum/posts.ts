@@ -28,7 +28,12 @@ function newPostId(): string {
 
 posts.get('/api/posts', async (ctx) => {
   const all = await ctx.store<Post>('posts').list();
-  return { posts: all.reverse().slice(0, config.values.FORUM_PAGE_SIZE).map((record) => record.value) };
+  return {
+    posts: all
+      .reverse()
+      .slice(0, config.values.FORUM_PAGE_SIZE)
+      .map((record) => record.value),
+  };
 });
 
 posts.get('/api/posts/:id', async (ctx) => {

@@ -38,8 +38,7 @@ export interface RequestContext<
   Body = unknown,
   Query = Record<string, string | undefined>,
   Params = Record<string, string | undefined>,
->
-  extends ServiceContext {
+> extends ServiceContext {
   readonly req: IncomingMessage;
   readonly method: string;
   /** Normalised path, without the query string. */

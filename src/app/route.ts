@@ -47,8 +47,13 @@ export interface RouteDefinition {
   readonly service: string;
   readonly method: HttpMethod;
   readonly path: string;
-  readonly options: RouteOptions<StandardSchemaV1 | undefined, StandardSchemaV1 | undefined, StandardSchemaV1 | undefined>;
-  // biome-ignore lint: handlers are stored type-erased; their types were checked where they were declared.
+  readonly options: RouteOptions<
+    StandardSchemaV1 | undefined,
+    StandardSchemaV1 | undefined,
+    StandardSchemaV1 | undefined
+  >;
+  // Stored type-erased: each handler's types were checked where it was declared.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly handler: RouteHandler<any, any, any>;
 }
 

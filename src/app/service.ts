@@ -144,7 +144,12 @@ export class Service {
   }
 
   /** Runs `handler` on `schedule`; a run still going when the next tick comes skips that tick. */
-  cron(name: string, schedule: string, handler: (ctx: ServiceContext) => void | Promise<void>, options: CronOptions = {}): this {
+  cron(
+    name: string,
+    schedule: string,
+    handler: (ctx: ServiceContext) => void | Promise<void>,
+    options: CronOptions = {},
+  ): this {
     if (!NAME.test(name)) throw new AppDefinitionError(`cron name "${name}" must match ${NAME}`);
     if (this.crons.some((job) => job.name === name)) {
       throw new AppDefinitionError(`cron "${name}" is declared twice in service ${this.name}`);
@@ -170,8 +175,7 @@ type Handler<Path extends string, B extends Schema, Q extends Schema, P extends 
 >;
 
 type RouteArgs<Path extends string, B extends Schema, Q extends Schema, P extends Schema> =
-  | [handler: Handler<Path, B, Q, P>]
-  | [options: RouteOptions<B, Q, P>, handler: Handler<Path, B, Q, P>];
+  [handler: Handler<Path, B, Q, P>] | [options: RouteOptions<B, Q, P>, handler: Handler<Path, B, Q, P>];
 
 function splitArgs<Path extends string, B extends Schema, Q extends Schema, P extends Schema>(
   args: RouteArgs<Path, B, Q, P>,

@@ -35,5 +35,8 @@ export async function dev(options: DevOptions): Promise<void> {
     crons: service.crons.length,
     tasks: service.tasks.size,
   }));
-  log.info({ app: app.name, mode: 'monolith', port: address.port, services }, `listening on http://${host}:${address.port}`);
+  log.info(
+    { app: app.name, mode: 'monolith', port: address.port, services },
+    `listening on http://${host}:${address.port}`,
+  );
 }

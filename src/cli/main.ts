@@ -25,7 +25,8 @@ async function main(argv: string[]): Promise<void> {
         options: { port: { type: 'string' } },
       });
       const appDir = positionals[0];
-      if (!appDir || positionals.length > 1) throw new UsageError('cleave dev takes one app folder: cleave dev <app-dir>');
+      if (!appDir || positionals.length > 1)
+        throw new UsageError('cleave dev takes one app folder: cleave dev <app-dir>');
       await dev({ appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
       return;
     }

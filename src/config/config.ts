@@ -39,7 +39,8 @@ export function loadConfig<S extends ConfigSpec>(spec: S, source: NodeJS.Process
   const values: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(spec)) {
     const result = schema['~standard'].validate(source[name]);
-    if (result instanceof Promise) throw new ConfigError(name, 'uses an async schema; config schemas must be synchronous');
+    if (result instanceof Promise)
+      throw new ConfigError(name, 'uses an async schema; config schemas must be synchronous');
     if (result.issues) throw new ConfigError(name, result.issues.map((issue) => issue.message).join('; '));
     values[name] = result.value;
   }

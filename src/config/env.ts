@@ -53,8 +53,10 @@ export const env = {
       withDefault<number>(options, (raw) => {
         if (!/^-?\d+$/.test(raw.trim())) return { problem: `must be an integer, got "${raw}"` };
         const value = Number(raw);
-        if (options.min !== undefined && value < options.min) return { problem: `must be >= ${options.min}, got ${value}` };
-        if (options.max !== undefined && value > options.max) return { problem: `must be <= ${options.max}, got ${value}` };
+        if (options.min !== undefined && value < options.min)
+          return { problem: `must be >= ${options.min}, got ${value}` };
+        if (options.max !== undefined && value > options.max)
+          return { problem: `must be <= ${options.max}, got ${value}` };
         return { value };
       }),
     );
@@ -87,7 +89,9 @@ export const env = {
 
   url(options: Common<string> = {}) {
     return schema(
-      withDefault<string>(options, (raw) => (URL.canParse(raw) ? { value: raw } : { problem: `must be a URL, got "${raw}"` })),
+      withDefault<string>(options, (raw) =>
+        URL.canParse(raw) ? { value: raw } : { problem: `must be a URL, got "${raw}"` },
+      ),
     );
   },
 };

@@ -206,7 +206,10 @@ describe('CronScheduler', () => {
     const failures = lines.filter((line) => line.msg === 'cron run failed');
     assert.equal(failures.length, 6);
     assert.ok(failures.every((line) => line.level === 50));
-    assert.deepEqual(new Set(failures.map((line) => `${line.job}: ${line.err?.message}`)), new Set(['jobs.tick: sync failure', 'jobs.rejects: async failure']));
+    assert.deepEqual(
+      new Set(failures.map((line) => `${line.job}: ${line.err?.message}`)),
+      new Set(['jobs.tick: sync failure', 'jobs.rejects: async failure']),
+    );
   });
 
   test('a lock that fails skips the tick, logs it, and the schedule goes on', async () => {
@@ -222,20 +225,27 @@ describe('CronScheduler', () => {
     await advanceSeconds(2);
     await cron.stop();
     assert.equal(runs, 1);
-    assert.ok(lines.some((line) => line.msg === 'cron tick skipped: the lock failed' && line.err?.message === 'lock store down'));
+    assert.ok(
+      lines.some(
+        (line) => line.msg === 'cron tick skipped: the lock failed' && line.err?.message === 'lock store down',
+      ),
+    );
   });
 
   test('an invalid expression fails start, names the job and arms nothing', async () => {
     let runs = 0;
     const cron = scheduler();
     const good = job(() => void runs++, { name: 'good' });
-    assert.throws(() => cron.start([good, job(() => {}, { name: 'nightly', schedule: '61 * * * * *' })]), (error: unknown) => {
-      assert.ok(error instanceof AppDefinitionError);
-      assert.equal(error.code, 'CLEAVE_APP_INVALID');
-      assert.match(error.message, /jobs\.nightly/);
-      assert.match(error.message, /61 \* \* \* \* \*/);
-      return true;
-    });
+    assert.throws(
+      () => cron.start([good, job(() => {}, { name: 'nightly', schedule: '61 * * * * *' })]),
+      (error: unknown) => {
+        assert.ok(error instanceof AppDefinitionError);
+        assert.equal(error.code, 'CLEAVE_APP_INVALID');
+        assert.match(error.message, /jobs\.nightly/);
+        assert.match(error.message, /61 \* \* \* \* \*/);
+        return true;
+      },
+    );
     assert.throws(() => cron.start([job(() => {}, { schedule: '* * * * * * *' })]), AppDefinitionError);
     assert.throws(() => cron.start([job(() => {}, { timezone: 'Mars/Olympus_Mons' })]), /Mars\/Olympus_Mons/);
     assert.throws(() => cron.start([job(() => {}, { schedule: '0 0 0 30 2 *' })]), /never runs/);
@@ -249,7 +259,9 @@ describe('CronScheduler', () => {
     const ran: string[] = [];
     const cron = scheduler();
     // 09:00 in Tokyo (UTC+9) is midnight UTC.
-    cron.start([job(() => void ran.push(new Date().toISOString()), { schedule: '0 0 9 * * *', timezone: 'Asia/Tokyo' })]);
+    cron.start([
+      job(() => void ran.push(new Date().toISOString()), { schedule: '0 0 9 * * *', timezone: 'Asia/Tokyo' }),
+    ]);
     await advanceSeconds(1);
     assert.deepEqual(ran, []);
     await advanceSeconds(1);

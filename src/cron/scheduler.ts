@@ -13,6 +13,7 @@ import type { ServiceContext } from '../app/context.ts';
 import type { CronDefinition } from '../app/service.ts';
 import { AppDefinitionError } from '../errors.ts';
 import type { Lock } from '../lock/types.ts';
+import { settledWithin } from '../shared/settle-within.ts';
 
 export interface CronSchedulerOptions {
   lock: Lock;
@@ -82,7 +83,10 @@ export class CronScheduler {
       this.#stopTimeoutMs,
     );
     if (!finished) {
-      this.#log.warn({ jobs: running.map((run) => run.id), timeoutMs: this.#stopTimeoutMs }, 'cron runs still going at stop');
+      this.#log.warn(
+        { jobs: running.map((run) => run.id), timeoutMs: this.#stopTimeoutMs },
+        'cron runs still going at stop',
+      );
     }
   }
 
@@ -111,7 +115,10 @@ export class CronScheduler {
 
   #fire(job: ScheduledJob, tick: number): void {
     if (job.running !== undefined) {
-      this.#log.warn({ job: job.id, tick: new Date(tick).toISOString() }, 'cron tick skipped: the previous run is still going');
+      this.#log.warn(
+        { job: job.id, tick: new Date(tick).toISOString() },
+        'cron tick skipped: the previous run is still going',
+      );
       return;
     }
     const run = this.#runTick(job, tick);
@@ -170,7 +177,9 @@ function parseJob(definition: CronDefinition): ScheduledJob {
     next = pattern.nextRun();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new AppDefinitionError(`cron ${id}: invalid schedule "${definition.schedule}"${where}: ${reason}`, { cause: error });
+    throw new AppDefinitionError(`cron ${id}: invalid schedule "${definition.schedule}"${where}: ${reason}`, {
+      cause: error,
+    });
   }
   if (next === null) {
     throw new AppDefinitionError(`cron ${id}: schedule "${definition.schedule}"${where} never runs`);
@@ -180,18 +189,4 @@ function parseJob(definition: CronDefinition): ScheduledJob {
 
 function elapsedSince(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
-}
-
-/** True when every promise settled within `ms`; the timer never holds the process open. */
-async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(resolve, ms, false);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([Promise.allSettled(promises).then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -12,14 +12,13 @@ import type { Authenticator } from './auth.ts';
 
 export interface RequestData {
   req: IncomingMessage;
-  res: ServerResponse | undefined;
   path: string;
   params: Record<string, string>;
   query: unknown;
   body: unknown;
   requestId: string;
   user: User | undefined;
-  signal: AbortSignal;
+  /** The process logger; the per-request child is made only when a handler logs. */
   log: Logger;
 }
 
@@ -30,10 +29,11 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   readonly query: unknown;
   readonly body: unknown;
   readonly requestId: string;
-  readonly signal: AbortSignal;
-  readonly log: Logger;
   private currentUser: User | undefined;
   private cookies: Record<string, string | undefined> | undefined;
+  private readonly rootLog: Logger;
+  private childLog: Logger | undefined;
+  private abort: AbortController | undefined;
 
   constructor(
     private readonly base: ServiceContext,
@@ -48,8 +48,30 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
     this.body = data.body;
     this.requestId = data.requestId;
     this.currentUser = data.user;
-    this.signal = data.signal;
-    this.log = data.log;
+    this.rootLog = data.log;
+  }
+
+  // Made on first use: most handlers never look at their signal or log, and
+  // both cost measurably per request (bench/pipeline.ts).
+  get log(): Logger {
+    this.childLog ??= this.rootLog.child({ requestId: this.requestId, service: this.base.service });
+    return this.childLog;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      const abort = new AbortController();
+      this.abort = abort;
+      const res = this.res;
+      if (!res) return abort.signal;
+      if (res.writableFinished) return abort.signal;
+      if (res.destroyed) abort.abort();
+      else
+        res.once('close', () => {
+          if (!res.writableFinished) abort.abort();
+        });
+    }
+    return this.abort.signal;
   }
 
   get service(): string {

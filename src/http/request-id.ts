@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 
-const SAFE_ID = /^[A-Za-z0-9._:\-]{1,200}$/;
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 
 export function requestIdOf(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;

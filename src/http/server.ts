@@ -48,7 +48,9 @@ export class HttpServer {
       },
       (req, res) => this.onRequest(req, res),
     );
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => hub.handleUpgrade(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      hub.handleUpgrade(req, socket, head),
+    );
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
   }
 
@@ -77,7 +79,8 @@ export class HttpServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), this.idle(graceMs)]);
-    if (this.inFlight > 0) this.log.warn({ inFlight: this.inFlight }, 'grace period over; cutting requests still in flight');
+    if (this.inFlight > 0)
+      this.log.warn({ inFlight: this.inFlight }, 'grace period over; cutting requests still in flight');
     this.server.closeAllConnections();
     await closed;
   }

@@ -7,11 +7,17 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { RequestContext, ServiceContext } from '../app/context.ts';
 import type { CleaveSocket, SocketDefinition } from '../app/socket.ts';
 import type { Bus } from '../bus/types.ts';
-import { BadRequestError, type CleaveError, RouteNotFoundError, ShuttingDownError, UnauthorizedError } from '../errors.ts';
+import {
+  BadRequestError,
+  type CleaveError,
+  RouteNotFoundError,
+  ShuttingDownError,
+  UnauthorizedError,
+} from '../errors.ts';
 import type { Authenticator } from './auth.ts';
 import { normalizeTarget } from './path.ts';
 import { writeRawError } from './raw-error.ts';
@@ -67,10 +73,11 @@ export class SocketHub {
     this.closing = true;
     clearInterval(this.heartbeat);
     const closed = [...this.open].map(
-      (ws) => new Promise<void>((resolve) => {
-        ws.once('close', () => resolve());
-        ws.close(CLOSE_GOING_AWAY, 'server shutting down');
-      }),
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+        }),
     );
     const timer = setTimeout(() => {
       for (const ws of this.open) ws.terminate();
@@ -96,17 +103,17 @@ export class SocketHub {
     const requestId = requestIdOf(req.headers['x-request-id']);
     const ctx = new HttpRequestContext(this.options.contextFor(definition.service), auth, undefined, {
       req,
-      res: undefined,
       path,
       params,
       query: Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams),
       body: undefined,
       requestId,
       user,
-      signal: AbortSignal.abort(),
-      log: log.child({ requestId, service: definition.service, socket: definition.path }),
+      log: log.child({ socket: definition.path }),
     });
-    this.serverFor(definition).handleUpgrade(req, socket, head, (ws) => this.attach(ws, definition, ctx as RequestContext));
+    this.serverFor(definition).handleUpgrade(req, socket, head, (ws) =>
+      this.attach(ws, definition, ctx as RequestContext),
+    );
   }
 
   private attach(ws: WebSocket, definition: SocketDefinition, ctx: RequestContext): void {
@@ -157,7 +164,7 @@ export class SocketHub {
     }
     if (handlers.message) {
       ws.on('message', (data, isBinary) => {
-        const message = isBinary ? data : parseFrame(data.toString());
+        const message = isBinary ? data : parseFrame(rawDataText(data));
         guard(() => handlers.message?.(socket, message, ctx));
       });
     }
@@ -191,6 +198,12 @@ export class SocketHub {
 }
 
 const aliveness = new WeakMap<WebSocket, { value: boolean }>();
+
+function rawDataText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
 
 function parseFrame(text: string): unknown {
   try {

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ShuttingDownError, TaskFailedError, TaskNotFoundError } from '../errors.ts';
+import { ShuttingDownError, TaskFailedError, TaskNotFoundError, TaskQueueFullError } from '../errors.ts';
 import app, { square, type BusyReport } from './fixtures/tasks-app.ts';
 import { WorkerTaskQueue } from './worker-pool.ts';
 
@@ -110,11 +110,14 @@ describe('WorkerTaskQueue', () => {
   });
 
   test('an input that cannot be cloned fails with TaskFailedError', async () => {
-    await assert.rejects(queue.run('calc.square', () => 3), (error: unknown) => {
-      assert.ok(error instanceof TaskFailedError);
-      assert.match(error.message, /could not be cloned/);
-      return true;
-    });
+    await assert.rejects(
+      queue.run('calc.square', () => 3),
+      (error: unknown) => {
+        assert.ok(error instanceof TaskFailedError);
+        assert.match(error.message, /could not be cloned/);
+        return true;
+      },
+    );
   });
 
   test('a task that kills its worker fails; the next task gets a fresh worker', async () => {
@@ -134,6 +137,24 @@ describe('WorkerTaskQueue', () => {
 });
 
 describe('WorkerTaskQueue start-up and shutdown', () => {
+  test('a queue at its bound refuses new work with a retryable TaskQueueFullError', async () => {
+    const queue = new WorkerTaskQueue({ app, appModule: APP_MODULE, minThreads: 1, maxThreads: 1, maxQueue: 1 });
+    await queue.start();
+    const running = queue.run('calc.slow', 300);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const queued = queue.run('calc.square', 3);
+    await assert.rejects(queue.run('calc.square', 4), (error: unknown) => {
+      assert.ok(error instanceof TaskQueueFullError);
+      assert.equal(error.code, 'CLEAVE_TASK_QUEUE_FULL');
+      assert.equal(error.status, 503);
+      assert.equal(error.retryable, true);
+      return true;
+    });
+    assert.equal(await queued, 9, 'the work already queued still runs');
+    await running;
+    await queue.stop();
+  });
+
   // piscina keeps a task queued forever when every worker dies while booting.
   test('an app that fails to load in a worker fails the task instead of hanging it', async () => {
     const queue = new WorkerTaskQueue({ app, appModule: '/nowhere/app.ts', maxThreads: 1 });
@@ -171,15 +192,19 @@ describe('WorkerTaskQueue start-up and shutdown', () => {
 
   // Idle piscina workers are unref'd, so a process would exit even with a pool
   // left open; what stop() must guarantee is that no thread is left behind.
-  test('stop() ends every worker thread', { skip: process.platform !== 'linux' && 'counts /proc/self/task' }, async () => {
-    const threads = (): number => readdirSync('/proc/self/task').length;
-    await stat('.'); // starts libuv's thread pool now, so it cannot skew the count later
-    const before = threads();
-    const queue = new WorkerTaskQueue({ app, appModule: APP_MODULE, minThreads: 2, maxThreads: 2 });
-    await queue.start();
-    await Promise.all([queue.run('calc.slow', 50), queue.run('calc.slow', 50)]);
-    assert.ok(threads() >= before + 2, `expected 2 more threads than ${before}, found ${threads()}`);
-    await queue.stop();
-    assert.equal(threads(), before);
-  });
+  test(
+    'stop() ends every worker thread',
+    { skip: process.platform !== 'linux' && 'counts /proc/self/task' },
+    async () => {
+      const threads = (): number => readdirSync('/proc/self/task').length;
+      await stat('.'); // starts libuv's thread pool now, so it cannot skew the count later
+      const before = threads();
+      const queue = new WorkerTaskQueue({ app, appModule: APP_MODULE, minThreads: 2, maxThreads: 2 });
+      await queue.start();
+      await Promise.all([queue.run('calc.slow', 50), queue.run('calc.slow', 50)]);
+      assert.ok(threads() >= before + 2, `expected 2 more threads than ${before}, found ${threads()}`);
+      await queue.stop();
+      assert.equal(threads(), before);
+    },
+  );
 });

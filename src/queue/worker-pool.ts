@@ -9,8 +9,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { findTask, type App } from '../app/app.ts';
-import { ShuttingDownError, TaskFailedError, TaskNotFoundError } from '../errors.ts';
+import { ShuttingDownError, TaskFailedError, TaskNotFoundError, TaskQueueFullError } from '../errors.ts';
 import type { RunOptions, TaskQueue } from './types.ts';
+import { settledWithin } from '../shared/settle-within.ts';
 
 export interface WorkerTaskQueueOptions {
   /** Checked on the calling thread, so an unknown task id never reaches a worker. */
@@ -112,6 +113,10 @@ export class WorkerTaskQueue implements TaskQueue {
     if (this.#stopping !== undefined) {
       return new ShuttingDownError(`task queue stopped before ${task} finished`, { cause: error });
     }
+    // piscina says so only in a message; this is the one place that reads it.
+    if (error instanceof Error && error.message === 'Task queue is at limit') {
+      return new TaskQueueFullError(`task queue is full; ${task} was not run`, { cause: error });
+    }
     if (error instanceof Error) return new TaskFailedError(task, error.message, { cause: error });
     // A worker whose postMessage threw (an output with a function or a class
     // instance in it) dies, and its DataCloneError arrives as an empty object.
@@ -170,18 +175,4 @@ function fromWire(task: string, wire: WireError): Error {
   if (wire.stack !== undefined) cause.stack = wire.stack;
   if (wire.code === 'CLEAVE_TASK_NOT_FOUND') return new TaskNotFoundError(wire.message, { cause });
   return new TaskFailedError(task, wire.message, { cause });
-}
-
-/** True when every promise settled within `ms`; the timer never holds the process open. */
-async function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(resolve, ms, false);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([Promise.allSettled(promises).then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

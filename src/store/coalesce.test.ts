@@ -116,7 +116,10 @@ describe('coalesceReads', { timeout: 10_000 }, () => {
     const freshList = store.list('users');
     backend.release();
     assert.equal((await freshGet)?.value, 'new');
-    assert.deepEqual((await freshList).map((record) => record.value), ['new']);
+    assert.deepEqual(
+      (await freshList).map((record) => record.value),
+      ['new'],
+    );
     await Promise.all([staleGet, staleList]);
     assert.equal(backend.gets, 2);
     assert.equal(backend.lists, 2);

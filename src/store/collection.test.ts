@@ -14,8 +14,15 @@ describe('Collection', () => {
     const backend = new MemoryStore();
     const profiles = new Collection<Profile>(backend, 'profiles');
     await profiles.put('ada', { name: 'Ada', visits: 0 });
-    assert.deepEqual(await backend.get('profiles', 'ada'), { key: 'ada', value: { name: 'Ada', visits: 0 }, version: 1 });
-    assert.deepEqual((await profiles.list()).map((record) => record.value.name), ['Ada']);
+    assert.deepEqual(await backend.get('profiles', 'ada'), {
+      key: 'ada',
+      value: { name: 'Ada', visits: 0 },
+      version: 1,
+    });
+    assert.deepEqual(
+      (await profiles.list()).map((record) => record.value.name),
+      ['Ada'],
+    );
     assert.equal(await profiles.delete('ada', { ifVersion: 1 }), true);
     assert.equal(await profiles.get('ada'), undefined);
   });
@@ -71,7 +78,10 @@ describe('Collection', () => {
       await assert.rejects(items.get(bad), TypeError, JSON.stringify(bad));
       await assert.rejects(items.put(bad, 'v'), TypeError);
       await assert.rejects(items.delete(bad), TypeError);
-      await assert.rejects(items.update(bad, () => 'v'), TypeError);
+      await assert.rejects(
+        items.update(bad, () => 'v'),
+        TypeError,
+      );
       assert.throws(() => new Collection(backend, bad), TypeError);
     }
     await assert.rejects(items.get(42 as unknown as string), /non-empty string/);
@@ -82,6 +92,9 @@ describe('Collection', () => {
 
   it('rejects a negative retry count', async () => {
     const items = new Collection<number>(new MemoryStore(), 'items');
-    await assert.rejects(items.update('k', () => 1, { retries: -1 }), RangeError);
+    await assert.rejects(
+      items.update('k', () => 1, { retries: -1 }),
+      RangeError,
+    );
   });
 });

@@ -41,7 +41,8 @@ export function storeContract(name: string, make: () => Promise<StoreBackend>): 
       withStore(async (store) => {
         const values = [0, 'text', true, null, [1, 'two', { three: 3 }], { nested: { deep: ['x'] } }];
         for (const [index, value] of values.entries()) await store.put('values', `v${index}`, value);
-        for (const [index, value] of values.entries()) assert.deepEqual((await store.get('values', `v${index}`))?.value, value);
+        for (const [index, value] of values.entries())
+          assert.deepEqual((await store.get('values', `v${index}`))?.value, value);
       }));
 
     it('rejects a stale ifVersion with StoreConflictError and writes nothing', () =>
@@ -108,7 +109,10 @@ export function storeContract(name: string, make: () => Promise<StoreBackend>): 
         assert.deepEqual(await store.get('left', 'k'), { key: 'k', value: 'L', version: 1 });
         assert.deepEqual(await store.get('right', 'k'), { key: 'k', value: 'R2', version: 2 });
         await store.delete('left', 'k');
-        assert.deepEqual((await store.list('right')).map((record) => record.value), ['R2']);
+        assert.deepEqual(
+          (await store.list('right')).map((record) => record.value),
+          ['R2'],
+        );
         assert.deepEqual(await store.list('left'), []);
       }));
 
@@ -144,7 +148,10 @@ export function storeContract(name: string, make: () => Promise<StoreBackend>): 
     it('gives concurrent unconditional puts distinct, consecutive versions', () =>
       withStore(async (store) => {
         const written = await Promise.all(Array.from({ length: 25 }, (_, n) => store.put('race', 'k', n)));
-        assert.deepEqual(written.map((record) => record.version).sort((a, b) => a - b), Array.from({ length: 25 }, (_, n) => n + 1));
+        assert.deepEqual(
+          written.map((record) => record.version).sort((a, b) => a - b),
+          Array.from({ length: 25 }, (_, n) => n + 1),
+        );
         assert.equal((await store.get('race', 'k'))?.version, 25);
       }));
 

@@ -46,7 +46,10 @@ export async function recover(dir: string, log: RecoveryLog): Promise<RecoveredS
         );
       }
       // A write cut short by a crash. It was never acknowledged, so dropping it loses nothing.
-      log.warn({ file, line: lineNumber, offset: start, bytes: bytes.length - start }, 'store log ends in a torn record; skipping it');
+      log.warn(
+        { file, line: lineNumber, offset: start, bytes: bytes.length - start },
+        'store log ends in a torn record; skipping it',
+      );
       await truncate(file, start);
       break;
     }

@@ -21,7 +21,10 @@ async function tempDir(): Promise<string> {
 
 function recordingLog() {
   const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-  return { warnings, warn: (obj: object, msg: string) => void warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+  return {
+    warnings,
+    warn: (obj: object, msg: string) => void warnings.push({ obj: obj as Record<string, unknown>, msg }),
+  };
 }
 
 async function opened(options: FileStoreOptions): Promise<FileStore> {
@@ -32,7 +35,10 @@ async function opened(options: FileStoreOptions): Promise<FileStore> {
 
 storeContract('FileStore', async () => new FileStore({ dir: await tempDir() }));
 // A tiny compaction interval runs the whole contract across snapshot rewrites too.
-storeContract('FileStore, compacting every 3 records', async () => new FileStore({ dir: await tempDir(), compactAfter: 3 }));
+storeContract(
+  'FileStore, compacting every 3 records',
+  async () => new FileStore({ dir: await tempDir(), compactAfter: 3 }),
+);
 
 describe('FileStore durability', { timeout: 30_000 }, () => {
   it('keeps every acknowledged write across a restart', async () => {
@@ -84,9 +90,17 @@ describe('FileStore durability', { timeout: 30_000 }, () => {
 
     const reopened = await opened({ dir, compactAfter: 5 });
     const records = await reopened.list('c');
-    assert.deepEqual(records.map((record) => [record.key, record.value, record.version]), [
-      ['k1', 22, 4], ['k2', 16, 3], ['k3', 17, 3], ['k4', 18, 3], ['k5', 19, 3], ['k6', 20, 3],
-    ]);
+    assert.deepEqual(
+      records.map((record) => [record.key, record.value, record.version]),
+      [
+        ['k1', 22, 4],
+        ['k2', 16, 3],
+        ['k3', 17, 3],
+        ['k4', 18, 3],
+        ['k5', 19, 3],
+        ['k6', 20, 3],
+      ],
+    );
     await reopened.stop();
   });
 

@@ -25,8 +25,23 @@ export interface FileStoreOptions {
 }
 
 type PendingWrite =
-  | { op: 'put'; collection: string; key: string; json: string; ifVersion?: number; resolve(record: StoredRecord): void; reject(error: unknown): void }
-  | { op: 'delete'; collection: string; key: string; ifVersion?: number; resolve(deleted: boolean): void; reject(error: unknown): void };
+  | {
+      op: 'put';
+      collection: string;
+      key: string;
+      json: string;
+      ifVersion?: number;
+      resolve(record: StoredRecord): void;
+      reject(error: unknown): void;
+    }
+  | {
+      op: 'delete';
+      collection: string;
+      key: string;
+      ifVersion?: number;
+      resolve(deleted: boolean): void;
+      reject(error: unknown): void;
+    };
 
 type State = 'new' | 'open' | 'stopping' | 'stopped';
 
@@ -124,7 +139,9 @@ export class FileStore implements StoreBackend {
   private enqueue(write: PendingWrite): void {
     if (this.failure !== undefined) return write.reject(this.failure);
     if (this.state !== 'open') {
-      return write.reject(new StoreUnavailableError(`FileStore at ${this.dir} is not accepting writes (${this.state})`));
+      return write.reject(
+        new StoreUnavailableError(`FileStore at ${this.dir} is not accepting writes (${this.state})`),
+      );
     }
     this.queue.push(write);
     this.scheduleFlush();
@@ -213,7 +230,10 @@ export class FileStore implements StoreBackend {
       await this.handle!.truncate(0);
       await this.handle!.datasync();
     } catch (error) {
-      this.log.warn({ dir: this.dir, err: error }, 'store compaction failed; the log keeps growing until the next attempt');
+      this.log.warn(
+        { dir: this.dir, err: error },
+        'store compaction failed; the log keeps growing until the next attempt',
+      );
     }
   }
 }

@@ -33,7 +33,7 @@ describe('cleave dev', () => {
     assert.match(stderr, /^cleave: CLEAVE_CONFIG_INVALID PORT: must be an integer, got "abc"/);
   });
 
-  it("stops a start with one line naming a bad app variable", async () => {
+  it('stops a start with one line naming a bad app variable', async () => {
     const { code, stderr } = await exitOf(['dev', 'examples/forum'], { PORT: '0', FORUM_PAGE_SIZE: '0' });
     assert.equal(code, 1);
     assert.equal(stderr.trim().split('\n').length, 1, stderr);

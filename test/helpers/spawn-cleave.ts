@@ -26,7 +26,11 @@ export function runCleave(args: string[], env: Record<string, string> = {}): Chi
   });
 }
 
-export async function startCleave(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000): Promise<CleaveProcess> {
+export async function startCleave(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<CleaveProcess> {
   const child = runCleave(args, { PORT: '0', HOST: '127.0.0.1', ...env });
   const logs: Array<Record<string, unknown>> = [];
   let errText = '';

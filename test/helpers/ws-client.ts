@@ -15,7 +15,8 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
   const inbox: unknown[] = [];
   const waiters: Array<(message: unknown) => void> = [];
   ws.on('message', (data) => {
-    const text = data.toString();
+    // The default binaryType is 'nodebuffer': every frame arrives as one Buffer.
+    const text = (data as Buffer).toString('utf8');
     let message: unknown = text;
     try {
       message = JSON.parse(text);
@@ -45,7 +46,9 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
         },
       }),
     );
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })),
+    );
     ws.once('error', reject);
   });
 }

@@ -19,9 +19,7 @@ export class ApiError extends Error {
 
 /** Anything thrown (ApiError or not) as an ApiError, for uniform display. */
 export function toApiError(err) {
-  return err instanceof ApiError
-    ? err
-    : new ApiError(0, 'CLIENT_ERROR', String(err?.message ?? err));
+  return err instanceof ApiError ? err : new ApiError(0, 'CLIENT_ERROR', String(err?.message ?? err));
 }
 
 async function request(method, path, body) {
@@ -56,14 +54,8 @@ async function request(method, path, body) {
 
   if (!res.ok) {
     const err = data && typeof data === 'object' ? data.error : null;
-    const message =
-      (err && typeof err.message === 'string' && err.message) || defaultMessage(res.status);
-    throw new ApiError(
-      res.status,
-      (err && err.code) || `HTTP_${res.status}`,
-      message,
-      err && err.details,
-    );
+    const message = (err && typeof err.message === 'string' && err.message) || defaultMessage(res.status);
+    throw new ApiError(res.status, (err && err.code) || `HTTP_${res.status}`, message, err && err.details);
   }
   return data;
 }

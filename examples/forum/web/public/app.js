@@ -2,14 +2,7 @@
 import { api, ApiError, toApiError } from './api.js';
 import { ChatSocket, appendChatMessage } from './chat.js';
 import { addPost, loadPosts } from './posts.js';
-import {
-  showMessage,
-  clearFormErrors,
-  showFormError,
-  setBusy,
-  timeEl,
-  refreshTimes,
-} from './ui.js';
+import { showMessage, clearFormErrors, showFormError, setBusy, timeEl, refreshTimes } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 const testid = (name) => document.querySelector(`[data-testid="${name}"]`);
@@ -197,9 +190,7 @@ const chat = new ChatSocket({
   onStatus(state, retryMs) {
     dom.chatStatus.dataset.state = state;
     dom.chatStatus.textContent =
-      state === 'closed' && retryMs
-        ? `Disconnected — retrying in ${Math.ceil(retryMs / 1000)} s`
-        : STATUS_TEXT[state];
+      state === 'closed' && retryMs ? `Disconnected — retrying in ${Math.ceil(retryMs / 1000)} s` : STATUS_TEXT[state];
     if (state === 'open') showMessage(dom.chatError, '');
   },
   onMessage(msg) {

@@ -44,8 +44,7 @@ export function addPost(post, { highlight = false } = {}) {
   node.dataset.createdAt = String(time(post));
   postNodes.set(String(post.id), node);
   let before = list.firstElementChild;
-  while (before && Number(before.dataset.createdAt) > time(post))
-    before = before.nextElementSibling;
+  while (before && Number(before.dataset.createdAt) > time(post)) before = before.nextElementSibling;
   list.insertBefore(node, before);
   empty.hidden = true;
   if (highlight) {
@@ -64,10 +63,7 @@ export async function loadPosts() {
     await showLinkedPost();
   } catch (err) {
     showMessage(errorBox, `Could not load posts: ${toApiError(err).message}`);
-    errorBox.append(
-      ' ',
-      el('button', { type: 'button', className: 'btn btn-small', text: 'Retry' }),
-    );
+    errorBox.append(' ', el('button', { type: 'button', className: 'btn btn-small', text: 'Retry' }));
     errorBox.querySelector('button').addEventListener('click', loadPosts, { once: true });
   }
 }

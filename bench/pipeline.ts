@@ -1,0 +1,100 @@
+// Benchmark: the cost of cleave's request pipeline (normalise, route, auth
+// check, handler, JSON, access log) over a bare node:http server answering the
+// same JSON, both as child processes on loopback, in one run.
+//
+//   npm run bench:pipeline            (writes bench/results/pipeline.json)
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { generateLoad, type LoadResult } from './load/generate.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+interface Target {
+  name: string;
+  command: string[];
+  env?: Record<string, string>;
+}
+
+const targets: Target[] = [
+  { name: 'node:http (bare)', command: ['--import', 'tsx', 'bench/fixtures/bare-server.ts'] },
+  {
+    name: 'cleave dev',
+    command: ['bin/cleave.js', 'dev', 'bench/fixtures/app'],
+    // Access logs stay on: they are part of what a user runs. stdout goes to /dev/null.
+    env: { HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+  },
+];
+
+async function start(target: Target): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, target.command, {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', ...target.env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split('\n')) {
+        const match = /"port":(\d+)/.exec(line);
+        if (match && line.includes('listening')) {
+          child.stdout?.off('data', onData);
+          child.stdout?.resume(); // keep draining the access log
+          resolve(Number(match[1]));
+          return;
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${target.name} exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+interface Result extends LoadResult {
+  name: string;
+}
+
+async function measure(target: Target): Promise<Result> {
+  const { child, port } = await start(target);
+  try {
+    const url = `http://127.0.0.1:${port}/api/posts`;
+    await generateLoad(url, { connections: CONNECTIONS, durationSeconds: 2 }); // warm-up: JIT, pools
+    return {
+      name: target.name,
+      ...(await generateLoad(url, { connections: CONNECTIONS, durationSeconds: DURATION_S })),
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+const results: Result[] = [];
+for (const target of targets) results.push(await measure(target));
+const [bare, cleave] = results as [Result, Result];
+const summary = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  connections: CONNECTIONS,
+  durationSeconds: DURATION_S,
+  results,
+  ratios: {
+    throughput: Number((cleave.requestsPerSecond / bare.requestsPerSecond).toFixed(3)),
+    p99: Number((cleave.p99Ms / bare.p99Ms).toFixed(3)),
+  },
+};
+mkdirSync(`${ROOT}/bench/results`, { recursive: true });
+writeFileSync(`${ROOT}/bench/results/pipeline.json`, `${JSON.stringify(summary, null, 2)}\n`);
+console.table(results);
+console.log(
+  `cleave / bare node:http: throughput ${summary.ratios.throughput}×, p99 ${summary.ratios.p99}× ` +
+    `(${bare.tool}, ${CONNECTIONS} connections, ${DURATION_S} s, ${summary.node}, ${summary.cpu})`,
+);
