@@ -55,6 +55,8 @@ export class Monolith {
     this.queue = new WorkerTaskQueue({
       app,
       appModule: this.options.appModule,
+      log,
+      stopTimeoutMs: config.CLEAVE_STOP_GRACE_MS,
       ...(config.CLEAVE_TASK_THREADS > 0 ? { maxThreads: config.CLEAVE_TASK_THREADS } : {}),
     });
     await this.queue.start();
