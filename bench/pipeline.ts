@@ -10,10 +10,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { generateLoad, type LoadResult } from './load/generate.ts';
+import { onCore, pinned } from './load/pinning.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** The server gets core 0; the load generator core 1 (see load/pinning.ts). */
+const SERVER_CORE = 0;
 
 interface Target {
   name: string;
@@ -26,13 +29,19 @@ const targets: Target[] = [
   {
     name: 'cleave dev',
     command: ['bin/cleave.js', 'dev', 'bench/fixtures/app'],
-    // Access logs stay on: they are part of what a user runs. stdout goes to /dev/null.
+    // Access logs on: they are part of what a user runs.
     env: { HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+  },
+  {
+    name: 'cleave dev, no access log',
+    command: ['bin/cleave.js', 'dev', 'bench/fixtures/app'],
+    env: { HOST: '127.0.0.1', CLEAVE_ACCESS_LOG: 'off' },
   },
 ];
 
 async function start(target: Target): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, target.command, {
+  const [command, ...args] = onCore(SERVER_CORE, [process.execPath, ...target.command]);
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', ...target.env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -53,6 +62,7 @@ async function start(target: Target): Promise<{ child: ChildProcess; port: numbe
     };
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${target.name} exited with ${code}`)));
+    setTimeout(() => reject(new Error(`${target.name} did not say it was listening within 20 s`)), 20_000).unref();
   });
   return { child, port };
 }
@@ -78,23 +88,26 @@ async function measure(target: Target): Promise<Result> {
 
 const results: Result[] = [];
 for (const target of targets) results.push(await measure(target));
-const [bare, cleave] = results as [Result, Result];
+const [bare, cleave, quiet] = results as [Result, Result, Result];
 const summary = {
   date: new Date().toISOString(),
   node: process.version,
   cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
   connections: CONNECTIONS,
   durationSeconds: DURATION_S,
+  pinnedToCores: pinned,
   results,
   ratios: {
     throughput: Number((cleave.requestsPerSecond / bare.requestsPerSecond).toFixed(3)),
     p99: Number((cleave.p99Ms / bare.p99Ms).toFixed(3)),
+    throughputWithoutAccessLog: Number((quiet.requestsPerSecond / bare.requestsPerSecond).toFixed(3)),
   },
 };
 mkdirSync(`${ROOT}/bench/results`, { recursive: true });
 writeFileSync(`${ROOT}/bench/results/pipeline.json`, `${JSON.stringify(summary, null, 2)}\n`);
 console.table(results);
 console.log(
-  `cleave / bare node:http: throughput ${summary.ratios.throughput}×, p99 ${summary.ratios.p99}× ` +
+  `cleave / bare node:http: throughput ${summary.ratios.throughput}× ` +
+    `(${summary.ratios.throughputWithoutAccessLog}× without access log), p99 ${summary.ratios.p99}× ` +
     `(${bare.tool}, ${CONNECTIONS} connections, ${DURATION_S} s, ${summary.node}, ${summary.cpu})`,
 );

@@ -156,7 +156,7 @@ describe('routes', () => {
   });
 
   it('logs one JSON line per request with method, path, status, duration, service and id', async () => {
-    await fetch(`${running.url}/hello/log`, { headers: { 'x-request-id': 'log-line-1' } });
+    await fetch(`${running.url}/hello/log?token=hush`, { headers: { 'x-request-id': 'log-line-1' } });
     await new Promise((resolve) => setTimeout(resolve, 20));
     const line = running.logs.find((entry) => entry.requestId === 'log-line-1' && entry.msg === 'request');
     assert.ok(line, 'an access log line');
@@ -165,6 +165,7 @@ describe('routes', () => {
     assert.equal(line.status, 200);
     assert.equal(line.service, 'api');
     assert.equal(typeof line.durationMs, 'number');
+    assert.doesNotMatch(JSON.stringify(line), /hush/, 'the query string stays out of the log');
   });
 
   it('answers malformed HTTP with 400 and closes the connection', async () => {

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { onCore } from './pinning.ts';
 
 const run = promisify(execFile);
 
@@ -35,13 +36,15 @@ export async function generateLoad(url: string, options: LoadOptions): Promise<L
 }
 
 async function wrk(url: string, options: LoadOptions): Promise<LoadResult> {
-  const { stdout } = await run('/usr/bin/wrk', [
+  const [command, ...args] = onCore(1, [
+    '/usr/bin/wrk',
     '-t1',
     `-c${options.connections}`,
     `-d${options.durationSeconds}s`,
     '--latency',
     url,
   ]);
+  const { stdout } = await run(command, args);
   const number = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1] ?? Number.NaN);
   const millis = (label: string) => {
     const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(stdout);

@@ -36,6 +36,25 @@ export function defineApp(options: AppOptions): App {
       routes.set(key, service.name);
     }
   }
+  const sockets = new Map<string, string>();
+  const statics = new Map<string, string>();
+  for (const service of options.services) {
+    for (const socket of service.sockets) {
+      const key = socket.path.replace(/:[^/]+/g, ':');
+      const owner = sockets.get(key);
+      if (owner) throw new AppDefinitionError(`socket ${socket.path} is declared by both ${owner} and ${service.name}`);
+      sockets.set(key, service.name);
+    }
+    for (const folder of service.statics) {
+      const owner = statics.get(folder.prefix);
+      if (owner) {
+        throw new AppDefinitionError(
+          `static files at ${folder.prefix} are declared by both ${owner} and ${service.name}`,
+        );
+      }
+      statics.set(folder.prefix, service.name);
+    }
+  }
   return Object.freeze({ name: options.name, services: Object.freeze([...options.services]), config: options.config });
 }
 

@@ -12,7 +12,7 @@ commands:
   help              show this text
   version           print cleave's version
 
-environment: PORT, HOST, LOG_LEVEL, CLEAVE_STORE (memory|file), CLEAVE_DATA_DIR,
+environment: PORT, HOST, LOG_LEVEL, CLEAVE_ACCESS_LOG, CLEAVE_STORE (memory|file), CLEAVE_DATA_DIR,
              CLEAVE_SECRET, CLEAVE_TASK_THREADS, CLEAVE_STOP_GRACE_MS`;
 
 async function main(argv: string[]): Promise<void> {

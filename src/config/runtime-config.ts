@@ -7,6 +7,8 @@ export const runtimeConfigSpec = {
   PORT: env.port({ default: 3000 }),
   HOST: env.string({ default: '::' }),
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  /** One JSON line per request on stdout; off when something in front already logs them. */
+  CLEAVE_ACCESS_LOG: env.bool({ default: true }),
   /** Where service data lives: memory (lost on stop) or file (append log + snapshot). */
   CLEAVE_STORE: env.oneOf(['memory', 'file'], { default: 'memory' }),
   CLEAVE_DATA_DIR: env.string({ default: '.cleave/data' }),

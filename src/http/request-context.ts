@@ -9,9 +9,15 @@ import type { RequestContext, ServiceContext, SignInOptions, User } from '../app
 import type { TaskRef } from '../app/task.ts';
 import type { Collection } from '../store/collection.ts';
 import type { Authenticator } from './auth.ts';
+import type { HeaderBag } from './respond.ts';
 
 export interface RequestData {
+  auth: Authenticator;
   req: IncomingMessage;
+  /** Absent for a WebSocket's context: there is no HTTP response to shape. */
+  res?: ServerResponse;
+  /** Response headers gathered until the response is written (with `res`). */
+  headers?: HeaderBag;
   path: string;
   params: Record<string, string>;
   query: unknown;
@@ -34,13 +40,17 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   private readonly rootLog: Logger;
   private childLog: Logger | undefined;
   private abort: AbortController | undefined;
+  private readonly auth: Authenticator;
+  private readonly res: ServerResponse | undefined;
+  private readonly headersOut: HeaderBag | undefined;
 
   constructor(
     private readonly base: ServiceContext,
-    private readonly auth: Authenticator,
-    private readonly res: ServerResponse | undefined,
     data: RequestData,
   ) {
+    this.auth = data.auth;
+    this.res = data.res;
+    this.headersOut = data.headers;
     this.req = data.req;
     this.path = data.path;
     this.params = data.params;
@@ -93,7 +103,7 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   }
 
   setHeader(name: string, value: string | string[]): void {
-    this.res?.setHeader(name, value);
+    if (this.headersOut) this.headersOut[name.toLowerCase()] = value;
   }
 
   async signIn(user: User, options: SignInOptions = {}): Promise<string> {
@@ -125,9 +135,9 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   }
 
   private appendSetCookie(cookie: string): void {
-    if (!this.res) return;
-    const existing = this.res.getHeader('set-cookie');
+    if (!this.headersOut) return;
+    const existing = this.headersOut['set-cookie'];
     const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-    this.res.setHeader('set-cookie', [...list, cookie]);
+    this.headersOut['set-cookie'] = [...list, cookie];
   }
 }

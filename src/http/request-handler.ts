@@ -13,7 +13,7 @@ import { hasBody, parseBody, readBody } from './body.ts';
 import { normalizeTarget } from './path.ts';
 import { HttpRequestContext } from './request-context.ts';
 import { requestIdOf } from './request-id.ts';
-import { sendError, sendResult } from './respond.ts';
+import { type HeaderBag, sendError, sendResult } from './respond.ts';
 import type { Router } from './router.ts';
 import { serveStatic } from './static.ts';
 import { validate } from './validate.ts';
@@ -23,23 +23,43 @@ export interface RequestHandlerOptions {
   auth: Authenticator;
   log: Logger;
   contextFor(service: string): ServiceContext;
+  /** One log line per request. @default true */
+  accessLog?: boolean;
 }
 
-export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+/** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
+export interface RequestPipeline {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  closed(req: IncomingMessage, res: ServerResponse): void;
+}
 
-export function createRequestHandler(options: RequestHandlerOptions): RequestListener {
+/** Per-request facts the access log needs, kept on the response under a symbol. */
+interface Exchange {
+  started: number;
+  requestId: string;
+  service: string;
+  path: string;
+}
+
+const EXCHANGE = Symbol('cleave.exchange');
+type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
+export function createRequestHandler(options: RequestHandlerOptions): RequestPipeline {
   const { router, auth, log } = options;
+  const accessLog = options.accessLog ?? true;
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse, requestId: string, state: { service: string }) {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const method = req.method ?? 'GET';
     const { path, search } = normalizeTarget(req.url ?? '');
+    exchange.path = path;
     const match = router.match(method, path);
     switch (match.kind) {
       case 'route':
-        state.service = match.route.service;
-        return runRoute(req, res, match.route, match.params, path, search, requestId);
+        exchange.service = match.route.service;
+        return runRoute(req, res, match.route, match.params, path, search, exchange.requestId);
       case 'static':
-        state.service = match.definition.service;
+        exchange.service = match.definition.service;
+        res.setHeader('x-request-id', exchange.requestId);
         return serveStatic(req, res, match.definition, match.relativePath);
       case 'method-not-allowed':
         throw new MethodNotAllowedError(match.allow);
@@ -66,8 +86,12 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestLis
       body = parseBody(await readBody(req, routeOptions.bodyLimit ?? DEFAULT_BODY_LIMIT), req.headers['content-type']);
     }
     const query = search === '' ? {} : Object.fromEntries(new URLSearchParams(search));
-    const ctx = new HttpRequestContext(options.contextFor(route.service), auth, res, {
+    const headers: HeaderBag = { 'x-request-id': requestId };
+    const ctx = new HttpRequestContext(options.contextFor(route.service), {
+      auth,
       req,
+      res,
+      headers,
       path,
       // No await without a schema: each one is a microtask hop per request.
       params: (routeOptions.params ? await validate(routeOptions.params, rawParams, 'params') : rawParams) as Record<
@@ -80,28 +104,43 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestLis
       user,
       log,
     });
-    await sendResult(res, await route.handler(ctx as never));
+    await sendResult(res, await route.handler(ctx as never), headers);
   }
 
-  return function handleRequest(req, res) {
-    const started = performance.now();
-    const requestId = requestIdOf(req.headers['x-request-id']);
-    const state = { service: '-' };
-    res.setHeader('x-request-id', requestId);
-    res.once('close', () => {
+  return {
+    handle(req, res) {
+      const exchange: Exchange = {
+        started: performance.now(),
+        requestId: requestIdOf(req.headers['x-request-id']),
+        service: '-',
+        path: pathOf(req.url),
+      };
+      (res as TrackedResponse)[EXCHANGE] = exchange;
+      dispatch(req, res, exchange).catch((error: unknown) => sendError(res, error, exchange.requestId, log));
+    },
+
+    closed(req, res) {
+      const exchange = (res as TrackedResponse)[EXCHANGE];
+      if (!exchange || !accessLog) return;
       log.info(
         {
-          requestId,
+          requestId: exchange.requestId,
           method: req.method,
-          path: req.url,
+          path: exchange.path,
           status: res.statusCode,
-          durationMs: Math.round((performance.now() - started) * 100) / 100,
-          service: state.service,
+          durationMs: Math.round((performance.now() - exchange.started) * 100) / 100,
+          service: exchange.service,
           ...(res.writableFinished ? {} : { aborted: true }),
         },
         'request',
       );
-    });
-    dispatch(req, res, requestId, state).catch((error: unknown) => sendError(res, error, requestId, log));
+    },
   };
+}
+
+/** The path as received, for the log until normalisation succeeds. The query stays out of the log. */
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '';
+  const queryAt = raw.indexOf('?');
+  return queryAt < 0 ? raw : raw.slice(0, queryAt);
 }

@@ -65,7 +65,10 @@ export class SocketHub {
     }
     const match = this.options.router.matchSocket(path);
     if (!match) return refuse(socket, new RouteNotFoundError(`no socket route at ${path}`));
-    void this.accept(req, socket, head, match.socket, match.params, path);
+    this.accept({ req, socket, head, definition: match.socket, params: match.params, path }).catch((error: unknown) => {
+      this.options.log.error({ err: error }, 'websocket upgrade failed');
+      socket.destroy();
+    });
   }
 
   /** Closes every socket with 1001 and waits (bounded) for the closing handshakes. */
@@ -87,21 +90,16 @@ export class SocketHub {
     for (const server of this.servers.values()) server.close();
   }
 
-  private async accept(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    definition: SocketDefinition,
-    params: Record<string, string>,
-    path: string,
-  ): Promise<void> {
+  private async accept(upgrade: Upgrade): Promise<void> {
+    const { req, socket, head, definition, params, path } = upgrade;
     const { auth, log } = this.options;
     const token = auth.tokenOf(req);
     const user = token === undefined ? undefined : await auth.verify(token);
     if (definition.options.auth && !user) return refuse(socket, new UnauthorizedError());
     if (socket.destroyed) return;
     const requestId = requestIdOf(req.headers['x-request-id']);
-    const ctx = new HttpRequestContext(this.options.contextFor(definition.service), auth, undefined, {
+    const ctx = new HttpRequestContext(this.options.contextFor(definition.service), {
+      auth,
       req,
       path,
       params,
@@ -195,6 +193,15 @@ export class SocketHub {
       ws.ping();
     }
   }
+}
+
+interface Upgrade {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  definition: SocketDefinition;
+  params: Record<string, string>;
+  path: string;
 }
 
 const aliveness = new WeakMap<WebSocket, { value: boolean }>();

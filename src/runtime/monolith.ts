@@ -76,10 +76,21 @@ export class Monolith {
     const router = new Router(app);
     const contextFor = (service: string) => contexts.for(service);
     const hub = new SocketHub({ router, auth, bus: this.bus, log, contextFor });
-    this.server = new HttpServer(createRequestHandler({ router, auth, log, contextFor }), hub, log, {
-      port: config.PORT,
-      host: config.HOST,
-    });
+    this.server = new HttpServer(
+      createRequestHandler({
+        router,
+        auth,
+        log,
+        contextFor,
+        accessLog: config.CLEAVE_ACCESS_LOG,
+      }),
+      hub,
+      log,
+      {
+        port: config.PORT,
+        host: config.HOST,
+      },
+    );
     return this.server.listen();
   }
 

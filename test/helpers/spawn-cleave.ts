@@ -68,7 +68,8 @@ export async function startCleave(
     stderr: () => errText,
     async stop(signal = 'SIGTERM', stopTimeoutMs = 15_000) {
       if (child.exitCode !== null) return child.exitCode;
-      const exited = once(child, 'exit');
+      // 'close', not 'exit': the last log lines may still be in the pipe when the process is gone.
+      const exited = once(child, 'close');
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
       const [code] = (await exited) as [number | null];
