@@ -4,15 +4,12 @@
 //
 //   npm run bench:pipeline            (writes bench/results/pipeline.json)
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { generateLoad, type LoadResult } from './load/generate.ts';
 import { onCore, pinned } from './load/pinning.ts';
+import { ROOT, startServer } from './load/server.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 /** The server gets core 0; the load generator core 1 (see load/pinning.ts). */
@@ -39,50 +36,21 @@ const targets: Target[] = [
   },
 ];
 
-async function start(target: Target): Promise<{ child: ChildProcess; port: number }> {
-  const [command, ...args] = onCore(SERVER_CORE, [process.execPath, ...target.command]);
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', ...target.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        const match = /"port":(\d+)/.exec(line);
-        if (match && line.includes('listening')) {
-          child.stdout?.off('data', onData);
-          child.stdout?.resume(); // keep draining the access log
-          resolve(Number(match[1]));
-          return;
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${target.name} exited with ${code}`)));
-    setTimeout(() => reject(new Error(`${target.name} did not say it was listening within 20 s`)), 20_000).unref();
-  });
-  return { child, port };
-}
-
 interface Result extends LoadResult {
   name: string;
 }
 
 async function measure(target: Target): Promise<Result> {
-  const { child, port } = await start(target);
+  const server = await startServer(target.name, onCore(SERVER_CORE, [process.execPath, ...target.command]), target.env);
   try {
-    const url = `http://127.0.0.1:${port}/api/posts`;
+    const url = `http://127.0.0.1:${server.port}/api/posts`;
     await generateLoad(url, { connections: CONNECTIONS, durationSeconds: 2 }); // warm-up: JIT, pools
     return {
       name: target.name,
       ...(await generateLoad(url, { connections: CONNECTIONS, durationSeconds: DURATION_S })),
     };
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    await server.stop();
   }
 }
 

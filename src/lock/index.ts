@@ -2,3 +2,4 @@
 
 export type { Lock } from './types.ts';
 export { MemoryLock, type MemoryLockOptions } from './memory.ts';
+export { IpcLock } from './ipc.ts';

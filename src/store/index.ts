@@ -8,3 +8,4 @@ export { MemoryStore } from './memory.ts';
 export { FileStore } from './file.ts';
 export type { FileStoreOptions } from './file.ts';
 export { coalesceReads } from './coalesce.ts';
+export { IpcStore } from './ipc.ts';

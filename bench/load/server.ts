@@ -1,0 +1,56 @@
+// Starts a server under test as a child process and learns its port from the
+// JSON 'listening' line it logs, the way a user would see it start.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ServerUnderTest {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** `argv` runs from the repository root; env is added to this process's. */
+export async function startServer(
+  name: string,
+  argv: [string, ...string[]],
+  env: Record<string, string> = {},
+): Promise<ServerUnderTest> {
+  const [command, ...args] = argv;
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split('\n')) {
+        const match = /"port":(\d+)/.exec(line);
+        if (match && line.includes('listening')) {
+          child.stdout?.off('data', onData);
+          child.stdout?.resume(); // keep draining its logs, as a log collector would
+          resolve(Number(match[1]));
+          return;
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+    setTimeout(() => reject(new Error(`${name} did not say it was listening within 20 s`)), 20_000).unref();
+  });
+  return {
+    child,
+    port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

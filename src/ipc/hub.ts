@@ -1,0 +1,206 @@
+// The supervisor's end of split mode: one source of truth for every replica. Store and lock
+// calls run against the supervisor's own backends, and the hub is the app's event bus.
+//
+// Delivery: a replica's publish comes here, and the hub sends it once to every channel
+// subscribed to the topic (the publisher's included) and to its own local subscribers; each
+// replica fans it out to its handlers. The hub is the only place that orders events, so
+// every subscriber sees them in the same order, and each subscriber gets each event once.
+//
+// Reads: pass a store wrapped in coalesceReads, and identical reads from different replicas
+// that overlap share one backend read (the wrapper cannot tell replicas apart).
+//
+// Leases outlive a replica's detach. Cron takes one lease per job per tick and never
+// releases it, so a late replica finds the tick taken; releasing a replica's leases when it
+// exits (scale-down, crash after the run) would let that late replica run the tick again.
+// A lease held by a replica that died mid-run ends with its TTL, as a Lock lease does.
+
+import { MemoryBus } from '../bus/memory.ts';
+import type { Bus, EventHandler } from '../bus/types.ts';
+import { CleaveError, InternalError } from '../errors.ts';
+import type { Lock } from '../lock/types.ts';
+import { toWire } from '../shared/error-wire.ts';
+import type { StoreBackend } from '../store/types.ts';
+import type { IpcChannel } from './channel.ts';
+import { isIpcMessage, PROTOCOL_VERSION, type IpcMessage, type RpcRequest, type RpcResponse } from './messages.ts';
+
+/** The part of a pino logger the hub uses. */
+export interface HubLog {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface IpcHubOptions {
+  /** The supervisor-owned store; wrap it in coalesceReads. Its start/stop stay the caller's. */
+  store: StoreBackend;
+  lock: Lock;
+  /** @default a logger that drops everything */
+  log?: HubLog;
+  /**
+   * Messages queued for one replica (not yet written to its pipe) before the hub warns that
+   * it is not keeping up. Nothing is dropped or blocked. @default 1000
+   */
+  backlogWarning?: number;
+}
+
+interface Replica {
+  name: string;
+  channel: IpcChannel;
+  /** topic → subscribe messages not yet matched by an unsubscribe (several IpcBus may share a channel) */
+  topics: Map<string, number>;
+  stopListening: () => void;
+  backlogWarned: boolean;
+}
+
+const SILENT: HubLog = { warn() {}, error() {} };
+
+export class IpcHub {
+  /** The bus for supervisor-side code: it publishes to, and hears from, every replica. */
+  readonly bus: Bus;
+  readonly #store: StoreBackend;
+  readonly #lock: Lock;
+  readonly #log: HubLog;
+  readonly #backlogWarning: number;
+  readonly #replicas = new Map<IpcChannel, Replica>();
+  readonly #subscribers = new Map<string, Set<Replica>>();
+  readonly #local: MemoryBus;
+
+  constructor(options: IpcHubOptions) {
+    this.#store = options.store;
+    this.#lock = options.lock;
+    this.#log = options.log ?? SILENT;
+    this.#backlogWarning = options.backlogWarning ?? 1000;
+    this.#local = new MemoryBus({
+      onListenerError: (err, topic) => this.#log.error({ err, topic }, 'event listener failed'),
+    });
+    this.bus = {
+      start: async () => {},
+      stop: () => this.#local.stop(),
+      publish: async (topic, payload) => this.#route(topic, payload),
+      subscribe: (topic: string, handler: EventHandler) => this.#local.subscribe(topic, handler),
+      unsubscribe: (topic: string, handler: EventHandler) => this.#local.unsubscribe(topic, handler),
+    };
+  }
+
+  /** Serves one replica's channel until the returned function runs or the channel closes. */
+  attach(name: string, channel: IpcChannel): () => void {
+    if (this.#replicas.has(channel)) throw new InternalError(`the channel of ${name} is already attached`);
+    const replica: Replica = { name, channel, topics: new Map(), stopListening: () => {}, backlogWarned: false };
+    this.#replicas.set(channel, replica);
+    const stopMessages = channel.onMessage((message) => this.#onMessage(replica, message));
+    const stopClose = channel.onClose(() => this.#detach(replica));
+    replica.stopListening = () => {
+      stopMessages();
+      stopClose();
+    };
+    return () => this.#detach(replica);
+  }
+
+  /** Detaches every replica and drops local subscribers; the store and lock stay the caller's. */
+  async stop(): Promise<void> {
+    for (const replica of [...this.#replicas.values()]) this.#detach(replica);
+    await this.#local.stop();
+  }
+
+  #onMessage(replica: Replica, message: unknown): void {
+    if (!isIpcMessage(message)) return;
+    switch (message.type) {
+      case 'request':
+        void this.#answer(replica, message);
+        return;
+      case 'subscribe':
+        return this.#subscribe(replica, message.topic, +1);
+      case 'unsubscribe':
+        return this.#subscribe(replica, message.topic, -1);
+      case 'publish':
+        return this.#route(message.topic, message.payload);
+      default:
+      // Responses and events only flow from the hub; a replica sending one is ignored.
+    }
+  }
+
+  #subscribe(replica: Replica, topic: string, change: 1 | -1): void {
+    const count = (replica.topics.get(topic) ?? 0) + change;
+    if (count > 0) {
+      replica.topics.set(topic, count);
+      let subscribers = this.#subscribers.get(topic);
+      if (subscribers === undefined) this.#subscribers.set(topic, (subscribers = new Set()));
+      subscribers.add(replica);
+      return;
+    }
+    replica.topics.delete(topic);
+    this.#forget(replica, topic);
+  }
+
+  #forget(replica: Replica, topic: string): void {
+    const subscribers = this.#subscribers.get(topic);
+    subscribers?.delete(replica);
+    if (subscribers?.size === 0) this.#subscribers.delete(topic);
+  }
+
+  #route(topic: string, payload: unknown): void {
+    const event: IpcMessage = { cleave: PROTOCOL_VERSION, type: 'event', topic, payload };
+    for (const replica of this.#subscribers.get(topic) ?? []) this.#send(replica, event);
+    void this.#local.publish(topic, payload);
+  }
+
+  async #answer(replica: Replica, request: RpcRequest): Promise<void> {
+    const { id, method } = request;
+    let response: RpcResponse;
+    try {
+      response = { cleave: PROTOCOL_VERSION, type: 'response', id, ok: true, value: await this.#dispatch(request) };
+    } catch (err) {
+      // toWire hides a foreign error's message from the replica, so it is logged here.
+      if (!(err instanceof CleaveError)) this.#log.error({ err, replica: replica.name, method }, 'IPC call failed');
+      response = { cleave: PROTOCOL_VERSION, type: 'response', id, ok: false, error: toWire(err) };
+    }
+    if (!this.#send(replica, response) && response.ok) {
+      const error = toWire(new InternalError(`the result of ${method} cannot cross the IPC channel`));
+      this.#send(replica, { cleave: PROTOCOL_VERSION, type: 'response', id, ok: false, error });
+    }
+  }
+
+  #dispatch(request: RpcRequest): Promise<unknown> {
+    switch (request.method) {
+      case 'store.get':
+        return this.#store.get(...request.args);
+      case 'store.put':
+        return this.#store.put(...request.args);
+      case 'store.delete':
+        return this.#store.delete(...request.args);
+      case 'store.list':
+        return this.#store.list(...request.args);
+      case 'lock.tryAcquire':
+        return this.#lock.tryAcquire(...request.args);
+      case 'lock.release':
+        return this.#lock.release(...request.args);
+      default:
+        throw new InternalError(`unknown IPC method ${(request as { method: unknown }).method as string}`);
+    }
+  }
+
+  /** False when the message could not be serialised; a closed channel drops it (detach follows). */
+  #send(replica: Replica, message: IpcMessage): boolean {
+    try {
+      replica.channel.send(message);
+    } catch (err) {
+      this.#log.error({ err, replica: replica.name, type: message.type }, 'IPC message cannot be serialised');
+      return false;
+    }
+    const backlog = replica.channel.backlog;
+    if (!replica.backlogWarned && backlog >= this.#backlogWarning) {
+      replica.backlogWarned = true;
+      this.#log.warn({ replica: replica.name, backlog }, 'replica is not keeping up; its messages queue in memory');
+    } else if (replica.backlogWarned && backlog < this.#backlogWarning / 2) {
+      replica.backlogWarned = false;
+    }
+    return true;
+  }
+
+  #detach(replica: Replica): void {
+    if (this.#replicas.get(replica.channel) !== replica) return;
+    this.#replicas.delete(replica.channel);
+    replica.stopListening();
+    for (const topic of replica.topics.keys()) this.#forget(replica, topic);
+    replica.topics.clear();
+  }
+}

@@ -1,0 +1,73 @@
+// What a replica and the supervisor say to each other over a fork() IPC channel. Every
+// message carries the `cleave` marker: user code may use the same channel for its own
+// messages, and both ends ignore anything without it.
+
+import type { WireError } from '../shared/error-wire.ts';
+import type { ListOptions, PutOptions, StoredRecord } from '../store/types.ts';
+
+/** The marker's value; bumped if a message changes shape. Both ends run one install, so never mixed today. */
+export const PROTOCOL_VERSION = 1;
+
+interface Tagged {
+  cleave: typeof PROTOCOL_VERSION;
+}
+
+/**
+ * The calls a replica makes to the supervisor's backends, with their results. Options are
+ * always objects, never undefined: JSON serialisation turns `undefined` in an array into null.
+ */
+export interface RpcMethods {
+  'store.get': { args: [collection: string, key: string]; result: StoredRecord | undefined };
+  'store.put': {
+    args: [collection: string, key: string, value: unknown, options: PutOptions];
+    result: StoredRecord;
+  };
+  'store.delete': { args: [collection: string, key: string, options: PutOptions]; result: boolean };
+  'store.list': { args: [collection: string, options: ListOptions]; result: StoredRecord[] };
+  'lock.tryAcquire': { args: [name: string, ttlMs: number]; result: boolean };
+  'lock.release': { args: [name: string]; result: void };
+}
+
+export type RpcMethod = keyof RpcMethods;
+export type RpcArgs<M extends RpcMethod> = RpcMethods[M]['args'];
+export type RpcResult<M extends RpcMethod> = RpcMethods[M]['result'];
+
+/** replica → supervisor; `id` is unique among the sender's calls still waiting. */
+export type RpcRequest = {
+  [M in RpcMethod]: Tagged & { type: 'request'; id: number; method: M; args: RpcArgs<M> };
+}[RpcMethod];
+
+/** supervisor → replica, answering the request with the same id. */
+export type RpcResponse = Tagged & { type: 'response'; id: number } & (
+    { ok: true; value: unknown } | { ok: false; error: WireError }
+  );
+
+/** replica → supervisor: this channel wants (one more) / no longer wants events on `topic`. */
+export type SubscribeMessage = Tagged & { type: 'subscribe' | 'unsubscribe'; topic: string };
+
+/** replica → supervisor: an event for every subscriber in the app. */
+export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload: unknown };
+
+/** supervisor → replica: one event, sent once to each channel subscribed to its topic. */
+export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unknown };
+
+export type IpcMessage = RpcRequest | RpcResponse | SubscribeMessage | PublishMessage | EventMessage;
+
+const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
+  'request',
+  'response',
+  'subscribe',
+  'unsubscribe',
+  'publish',
+  'event',
+]);
+
+/**
+ * True for a cleave message. Only the marker and the tag are checked: both ends are cleave
+ * from the same install, so a tagged message is trusted to have its type's fields.
+ */
+export function isIpcMessage(value: unknown): value is IpcMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { cleave?: unknown; type?: unknown };
+  return candidate.cleave === PROTOCOL_VERSION && typeof candidate.type === 'string' && TYPES.has(candidate.type);
+}

@@ -1,0 +1,28 @@
+// The Lock in a split-mode replica: leases live in the supervisor, so one replica in the
+// whole app holds a name at a time (what makes a cron tick run once).
+
+import type { RpcClient } from '../ipc/rpc-client.ts';
+import type { Lock } from './types.ts';
+
+export class IpcLock implements Lock {
+  readonly #rpc: RpcClient;
+
+  /** `rpc` is the replica's one client for its channel; whoever made it closes it. */
+  constructor(rpc: RpcClient) {
+    this.#rpc = rpc;
+  }
+
+  async tryAcquire(name: string, ttlMs: number): Promise<boolean> {
+    // Checked before crossing: JSON would turn NaN and Infinity into null, and a RangeError
+    // from the supervisor would come back as an internal error.
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+      throw new RangeError(`lock ttlMs must be a positive number, got ${ttlMs}`);
+    }
+    return this.#rpc.call('lock.tryAcquire', name, ttlMs);
+  }
+
+  /** Like MemoryLock, the port names no owner: this releases the name whoever holds it. */
+  release(name: string): Promise<void> {
+    return this.#rpc.call('lock.release', name);
+  }
+}

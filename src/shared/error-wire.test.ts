@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as errors from '../errors.ts';
+import { fromWire, toWire } from './error-wire.ts';
+
+const samples: errors.CleaveError[] = [
+  new errors.BadRequestError('bad'),
+  new errors.InvalidJsonError('json'),
+  new errors.ValidationError('query', [{ path: 'a.b', message: 'wrong' }]),
+  new errors.UsageError('usage'),
+  new errors.UnauthorizedError(),
+  new errors.RouteNotFoundError('none'),
+  new errors.MethodNotAllowedError(['GET', 'HEAD']),
+  new errors.RequestTimeoutError('slow'),
+  new errors.StoreConflictError('c', 'k', 1, 2),
+  new errors.BodyTooLargeError(10),
+  new errors.UnsupportedMediaTypeError('type'),
+  new errors.HeadersTooLargeError('big'),
+  new errors.HttpError(409, 'TAKEN', 'name taken', { details: { name: 'ada' } }),
+  new errors.InternalError(),
+  new errors.TaskFailedError('auth.hash', 'boom'),
+  new errors.TaskNotFoundError('no task'),
+  new errors.TaskQueueFullError('full'),
+  new errors.StoreCorruptError('corrupt'),
+  new errors.StoreUnavailableError('down'),
+  new errors.ConfigError('PORT', 'must be a port'),
+  new errors.AppDefinitionError('bad app'),
+  new errors.ShuttingDownError('stopping'),
+];
+
+describe('error wire format', () => {
+  it('has a sample for every class in the catalog', () => {
+    const classes = (Object.values(errors) as unknown[]).filter(
+      (value) =>
+        typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof errors.CleaveError,
+    );
+    assert.equal(new Set(samples.map((error) => error.constructor)).size, classes.length);
+  });
+
+  for (const original of samples) {
+    it(`${original.code} comes back as the same class with the same data`, () => {
+      const wire = JSON.parse(JSON.stringify(toWire(original))) as ReturnType<typeof toWire>;
+      const back = fromWire(wire);
+      assert.equal(back.constructor, original.constructor);
+      assert.equal(back.code, original.code);
+      assert.equal(back.status, original.status);
+      assert.equal(back.message, original.message);
+      assert.deepEqual(back.toJSON(), original.toJSON());
+      assert.equal(back.retryable, original.retryable);
+    });
+  }
+
+  it('hides the message of a non-cleave error and maps an unknown code to internal', () => {
+    assert.deepEqual(toWire(new Error('password=hunter2')), {
+      code: 'CLEAVE_INTERNAL',
+      message: 'internal error',
+      status: 500,
+    });
+    assert.equal(fromWire({ code: 'SOMETHING_NEW', message: 'x' }).code, 'CLEAVE_INTERNAL');
+  });
+});

@@ -1,0 +1,43 @@
+// The Store in a split-mode replica: every call runs on the supervisor's store through the
+// IPC hub, so all replicas read and write one source of truth. Conflicts come back as
+// StoreConflictError, and a supervisor that stops answering as StoreUnavailableError.
+
+import type { RpcClient } from '../ipc/rpc-client.ts';
+import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
+
+export class IpcStore implements StoreBackend {
+  readonly #rpc: RpcClient;
+
+  /** `rpc` is the replica's one client for its channel; whoever made it closes it, last. */
+  constructor(rpc: RpcClient) {
+    this.#rpc = rpc;
+  }
+
+  // The supervisor starts and flushes the real store. A put here resolves only once the
+  // supervisor's store acknowledged it, so nothing acknowledged is buffered in a replica.
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {}
+
+  get(collection: string, key: string): Promise<StoredRecord | undefined> {
+    return this.#rpc.call('store.get', collection, key);
+  }
+
+  put(collection: string, key: string, value: unknown, options: PutOptions = {}): Promise<StoredRecord> {
+    return this.#rpc.call('store.put', collection, key, value, options);
+  }
+
+  delete(collection: string, key: string, options: PutOptions = {}): Promise<boolean> {
+    return this.#rpc.call('store.delete', collection, key, options);
+  }
+
+  async list(collection: string, options: ListOptions = {}): Promise<StoredRecord[]> {
+    // Checked here as the in-process stores check it: a caller's mistake is a RangeError
+    // with the caller's stack, not an internal error from across the channel.
+    const { limit } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new RangeError(`list limit must be a non-negative integer, got ${limit}`);
+    }
+    return this.#rpc.call('store.list', collection, options);
+  }
+}
