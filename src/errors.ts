@@ -229,6 +229,15 @@ export class InternalError extends CleaveError {
   }
 }
 
+export class HandlerTimeoutError extends CleaveError {
+  readonly code = 'CLEAVE_HANDLER_TIMEOUT';
+  readonly status = 503;
+  readonly source = 'internal';
+  constructor(timeoutMs: number) {
+    super(`the handler did not answer within ${timeoutMs} ms`, { details: { timeoutMs } });
+  }
+}
+
 export class ShuttingDownError extends CleaveError {
   readonly code = 'CLEAVE_SHUTTING_DOWN';
   readonly status = 503;

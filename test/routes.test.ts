@@ -84,6 +84,30 @@ describe('routes', () => {
     assert.equal(chunked.status, 413);
   });
 
+  it('answers 413 to a chunked upload still streaming past the limit, then closes', async () => {
+    const { connect } = await import('node:net');
+    const socket = connect(running.port, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk) => received.push(chunk));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.on('error', () => {});
+    socket.write(
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    const piece = 'x'.repeat(64 * 1024);
+    // 1.5 MiB in chunks, and never the terminating chunk: the body never ends on its own.
+    for (let i = 0; i < 24 && !socket.destroyed; i++) {
+      socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
+    const text = Buffer.concat(received).toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 413 /);
+    assert.match(text, /CLEAVE_BODY_TOO_LARGE/);
+    assert.equal(socket.destroyed || socket.readableEnded, true, 'the connection is closed');
+    socket.destroy();
+  });
+
   it('honours a per-route body limit and closes the connection after 413', async () => {
     const body = JSON.stringify({ far: 'too long for sixteen bytes' });
     const res = await rawRequest(
@@ -138,6 +162,15 @@ describe('routes', () => {
     });
     const logged = running.logs.find((line) => line.requestId === 'trace-me-1' && line.msg === 'request failed');
     assert.match(JSON.stringify(logged?.err), /secret internal detail/);
+  });
+
+  it('answers 503 when a handler passes its deadline, and aborts its signal', async () => {
+    const started = Date.now();
+    const res = await fetch(`${running.url}/stuck`);
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'CLEAVE_HANDLER_TIMEOUT');
+    assert.ok(Date.now() - started < 2000, 'answered at the deadline, not later');
+    assert.deepEqual(await (await fetch(`${running.url}/stuck/signal`)).json(), { aborted: true });
   });
 
   it('answers an HttpError with its status and reason', async () => {

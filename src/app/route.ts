@@ -33,6 +33,12 @@ export interface RouteOptions<
   auth?: boolean;
   /** Largest accepted request body in bytes; over it the answer is 413. @default 1 MiB */
   bodyLimit?: number;
+  /**
+   * Longest the handler may take to return; past it the client gets 503
+   * (CLEAVE_HANDLER_TIMEOUT) and ctx.signal aborts. Streaming a returned body
+   * is not counted. @default 30000
+   */
+  timeoutMs?: number;
   /** Read by the rate-limit stage (a later issue); carried as data until then. */
   rateLimit?: unknown;
   /** Read by the cache stage (a later issue); carried as data until then. */
@@ -58,3 +64,4 @@ export interface RouteDefinition {
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;

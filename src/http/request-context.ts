@@ -68,6 +68,12 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
     return this.childLog;
   }
 
+  /** Aborts ctx.signal: the answer no longer matters (deadline passed). */
+  cancel(reason: unknown): void {
+    this.abort ??= new AbortController();
+    this.abort.abort(reason);
+  }
+
   get signal(): AbortSignal {
     if (!this.abort) {
       const abort = new AbortController();

@@ -6,8 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ServiceContext } from '../app/context.ts';
-import { DEFAULT_BODY_LIMIT, type RouteDefinition } from '../app/route.ts';
-import { MethodNotAllowedError, RouteNotFoundError, UnauthorizedError } from '../errors.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT_MS, type RouteDefinition } from '../app/route.ts';
+import { HandlerTimeoutError, MethodNotAllowedError, RouteNotFoundError, UnauthorizedError } from '../errors.ts';
 import type { Authenticator } from './auth.ts';
 import { hasBody, parseBody, readBody } from './body.ts';
 import { normalizeTarget } from './path.ts';
@@ -104,7 +104,12 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       user,
       log,
     });
-    await sendResult(res, await route.handler(ctx as never), headers);
+    const result = await withDeadline(
+      route.handler(ctx as never),
+      routeOptions.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
+      (error) => ctx.cancel(error),
+    );
+    await sendResult(res, result, headers);
   }
 
   return {
@@ -136,6 +141,24 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       );
     },
   };
+}
+
+/**
+ * A handler that never answers must not leave its client hanging: past the
+ * deadline the request fails (503) and the handler's signal aborts, so a
+ * handler that passes ctx.signal on (fetch, timers) stops its work too.
+ */
+function withDeadline<T>(result: T | Promise<T>, timeoutMs: number, onTimeout: (error: Error) => void): Promise<T> | T {
+  if (!(result instanceof Promise)) return result;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = new HandlerTimeoutError(timeoutMs);
+      onTimeout(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  return Promise.race([result, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The path as received, for the log until normalisation succeeds. The query stays out of the log. */

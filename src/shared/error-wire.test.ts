@@ -26,6 +26,7 @@ const samples: errors.CleaveError[] = [
   new errors.ConfigError('PORT', 'must be a port'),
   new errors.AppDefinitionError('bad app'),
   new errors.ShuttingDownError('stopping'),
+  new errors.HandlerTimeoutError(100),
 ];
 
 describe('error wire format', () => {
