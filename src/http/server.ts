@@ -11,6 +11,10 @@ import type { RequestPipeline } from './request-handler.ts';
 import type { SocketHub } from './websocket.ts';
 
 export interface HttpServerOptions {
+  pipeline: RequestPipeline;
+  /** Takes WebSocket upgrades and is closed (1001) on stop. */
+  hub: SocketHub;
+  log: Logger;
   port: number;
   /** @default '::' (all interfaces, IPv4 and IPv6) */
   host?: string;
@@ -30,12 +34,15 @@ export class HttpServer {
   private draining = false;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(
-    private readonly pipeline: RequestPipeline,
-    private readonly hub: SocketHub,
-    private readonly log: Logger,
-    private readonly options: HttpServerOptions,
-  ) {
+  private readonly pipeline: RequestPipeline;
+  private readonly hub: SocketHub;
+  private readonly log: Logger;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.pipeline = options.pipeline;
+    this.hub = options.hub;
+    this.log = options.log;
+    const { hub } = options;
     this.server = createServer(
       {
         maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,

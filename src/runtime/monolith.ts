@@ -44,7 +44,11 @@ export class Monolith {
 
   async start(): Promise<AddressInfo> {
     const { app, config, log } = this.options;
+    // Everything that can refuse the configuration runs before anything starts.
     app.config?.load();
+    const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
+    if (auth.ephemeral) log.warn('CLEAVE_SECRET is not set: sessions use a random key and end when the process stops');
+    const router = new Router(app);
 
     this.bus = new MemoryBus({
       onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
@@ -71,26 +75,15 @@ export class Monolith {
     this.cron = new CronScheduler({ lock: new MemoryLock(), log, contextFor: (service) => contexts.for(service) });
     this.cron.start(app.services.flatMap((service) => service.crons));
 
-    const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
-    if (auth.ephemeral) log.warn('CLEAVE_SECRET is not set: sessions use a random key and end when the process stops');
-    const router = new Router(app);
     const contextFor = (service: string) => contexts.for(service);
     const hub = new SocketHub({ router, auth, bus: this.bus, log, contextFor });
-    this.server = new HttpServer(
-      createRequestHandler({
-        router,
-        auth,
-        log,
-        contextFor,
-        accessLog: config.CLEAVE_ACCESS_LOG,
-      }),
+    this.server = new HttpServer({
+      pipeline: createRequestHandler({ router, auth, log, contextFor, accessLog: config.CLEAVE_ACCESS_LOG }),
       hub,
       log,
-      {
-        port: config.PORT,
-        host: config.HOST,
-      },
-    );
+      port: config.PORT,
+      host: config.HOST,
+    });
     return this.server.listen();
   }
 
