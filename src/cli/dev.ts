@@ -1,9 +1,10 @@
 // `cleave dev <app-dir>`: every service in one process on PORT.
 
+import type { AddressInfo } from 'node:net';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
 import { createLogger } from '../observability/logger.ts';
-import { Monolith } from '../runtime/monolith.ts';
-import { loadApp } from './load-app.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from './signals.ts';
 
 export interface DevOptions {
@@ -17,11 +18,12 @@ export async function dev(options: DevOptions): Promise<void> {
   process.title = 'cleave dev';
   const log = createLogger({ level: config.LOG_LEVEL });
   const { app, modulePath } = await loadApp(options.appDir);
-  const runtime = new Monolith({ app, appModule: modulePath, config, log });
+  const runtime = new Runtime({ app, appModule: modulePath, config, log });
   stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
-  let address;
+  let address: AddressInfo;
   try {
-    address = await runtime.start();
+    // A TCP listener (PORT/HOST), so the address is never a socket path.
+    address = (await runtime.start()) as AddressInfo;
   } catch (error) {
     await runtime.stop().catch(() => {});
     throw error;

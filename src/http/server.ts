@@ -2,6 +2,7 @@
 // and closed, WebSocket upgrades handed to the hub, and a graceful stop that
 // finishes in-flight requests before closing connections.
 
+import { rm } from 'node:fs/promises';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -15,9 +16,8 @@ export interface HttpServerOptions {
   /** Takes WebSocket upgrades and is closed (1001) on stop. */
   hub: SocketHub;
   log: Logger;
-  port: number;
-  /** @default '::' (all interfaces, IPv4 and IPv6) */
-  host?: string;
+  /** Where to listen: a TCP port (and host), or a unix socket path (a split-mode replica). */
+  listen: ListenTarget;
   /** Time allowed to receive the whole header section (slowloris bound). @default 10000 */
   headersTimeoutMs?: number;
   /** Time allowed to receive a whole request, body included. @default 30000 */
@@ -27,6 +27,9 @@ export interface HttpServerOptions {
   /** Largest header section; over it the answer is 431. @default 16384 */
   maxHeaderSize?: number;
 }
+
+export type ListenTarget =
+  { port: number; /** @default '::' (all interfaces, IPv4 and IPv6) */ host?: string } | { path: string };
 
 export class HttpServer {
   private readonly server: Server;
@@ -61,15 +64,21 @@ export class HttpServer {
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
   }
 
-  async listen(): Promise<AddressInfo> {
+  /** The bound address: a TCP AddressInfo, or the socket path. */
+  async listen(): Promise<AddressInfo | string> {
+    const target = this.options.listen;
+    // A socket file left by a replica that was SIGKILLed would make listen fail with EADDRINUSE.
+    if ('path' in target) await rm(target.path, { force: true });
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host ?? '::', () => {
+      const done = () => {
         this.server.off('error', reject);
         resolve();
-      });
+      };
+      if ('path' in target) this.server.listen(target.path, done);
+      else this.server.listen(target.port, target.host ?? '::', done);
     });
-    return this.server.address() as AddressInfo;
+    return this.server.address() as AddressInfo | string;
   }
 
   get requestsInFlight(): number {

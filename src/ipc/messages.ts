@@ -51,7 +51,10 @@ export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload:
 /** supervisor → replica: one event, sent once to each channel subscribed to its topic. */
 export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unknown };
 
-export type IpcMessage = RpcRequest | RpcResponse | SubscribeMessage | PublishMessage | EventMessage;
+/** replica → supervisor: listening at `address` (a unix socket path); send it traffic. */
+export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };
+
+export type IpcMessage = RpcRequest | RpcResponse | SubscribeMessage | PublishMessage | EventMessage | ReadyMessage;
 
 const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'request',
@@ -60,6 +63,7 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'unsubscribe',
   'publish',
   'event',
+  'ready',
 ]);
 
 /**

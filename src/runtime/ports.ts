@@ -1,0 +1,59 @@
+// The backing services a runtime talks through. The embedded set keeps all in
+// this process; the IPC set reaches the supervisor's, so every replica of a
+// split app shares one bus, one store and one set of locks.
+
+import { isAbsolute, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { IpcBus } from '../bus/ipc.ts';
+import { MemoryBus } from '../bus/memory.ts';
+import type { Bus } from '../bus/types.ts';
+import type { RuntimeConfig } from '../config/runtime-config.ts';
+import type { IpcChannel } from '../ipc/channel.ts';
+import { RpcClient } from '../ipc/rpc-client.ts';
+import { IpcLock } from '../lock/ipc.ts';
+import { MemoryLock } from '../lock/memory.ts';
+import type { Lock } from '../lock/types.ts';
+import { coalesceReads } from '../store/coalesce.ts';
+import { FileStore } from '../store/file.ts';
+import { IpcStore } from '../store/ipc.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { StoreBackend } from '../store/types.ts';
+
+export interface Ports {
+  bus: Bus;
+  store: StoreBackend;
+  lock: Lock;
+  /** Releases what the set itself owns beyond the three (an RPC client). */
+  close(): Promise<void>;
+}
+
+/** Everything in this process: the monolith, and the supervisor's own backends. */
+export function embeddedPorts(config: RuntimeConfig, log: Logger): Ports {
+  return {
+    bus: new MemoryBus({
+      onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
+    }),
+    store: coalesceReads(embeddedStore(config, log)),
+    lock: new MemoryLock(),
+    close: async () => {},
+  };
+}
+
+export function embeddedStore(config: RuntimeConfig, log: Logger): StoreBackend {
+  if (config.CLEAVE_STORE === 'memory') return new MemoryStore();
+  const dir = isAbsolute(config.CLEAVE_DATA_DIR) ? config.CLEAVE_DATA_DIR : resolve(config.CLEAVE_DATA_DIR);
+  return new FileStore({ dir, log });
+}
+
+/** A replica's ports: the supervisor's hub at the other end of `channel`. */
+export function ipcPorts(channel: IpcChannel, log: Logger): Ports {
+  const rpc = new RpcClient(channel);
+  return {
+    bus: new IpcBus(channel, {
+      onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
+    }),
+    store: new IpcStore(rpc),
+    lock: new IpcLock(rpc),
+    close: async () => rpc.close(),
+  };
+}

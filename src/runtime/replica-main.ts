@@ -1,0 +1,44 @@
+// The entry of a split-mode replica process: one service of the app, its
+// HTTP on a unix socket, its bus, store and locks at the supervisor over IPC.
+// Forked by the supervisor with CLEAVE_APP_MODULE, CLEAVE_SERVICE and
+// CLEAVE_SOCKET_PATH set; it says `ready` once it listens, and exits with its
+// supervisor (never an orphan).
+
+import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { ConfigError } from '../errors.ts';
+import { channelOfProcess } from '../ipc/channel.ts';
+import { PROTOCOL_VERSION } from '../ipc/messages.ts';
+import { createLogger } from '../observability/logger.ts';
+import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
+import { stopOnSignals } from '../cli/signals.ts';
+import { loadApp } from './load-app.ts';
+import { ipcPorts } from './ports.ts';
+import { Runtime } from './runtime.ts';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new ConfigError(name, 'is required in a replica process (the supervisor sets it)');
+  return value;
+}
+
+const service = required('CLEAVE_SERVICE');
+const socketPath = required('CLEAVE_SOCKET_PATH');
+setTitle(roleFromArgv() ?? service);
+const channel = channelOfProcess();
+const config = loadRuntimeConfig();
+const log = createLogger({ level: config.LOG_LEVEL, pretty: false });
+const { app, modulePath } = await loadApp(required('CLEAVE_APP_MODULE'));
+const runtime = new Runtime({
+  app,
+  appModule: modulePath,
+  config,
+  log,
+  services: [service],
+  ports: ipcPorts(channel, log),
+  listen: { path: socketPath },
+});
+exitWithParent({ beforeExit: () => runtime.stop(), graceMs: config.CLEAVE_STOP_GRACE_MS });
+stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
+await runtime.start();
+channel.send({ cleave: PROTOCOL_VERSION, type: 'ready', service, address: socketPath });
+log.info({ service, socket: socketPath }, 'replica ready');

@@ -1,0 +1,115 @@
+// One process's share of an app: some or all of its services behind the
+// request pipeline, talking to the rest of the world through ports. The
+// monolith runs every service with embedded ports on a TCP port; a split-mode
+// replica runs one service with IPC ports on a unix socket. Start builds the
+// ports first and opens the listener last; stop runs it backwards.
+
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { App } from '../app/app.ts';
+import type { RuntimeConfig } from '../config/runtime-config.ts';
+import { CronScheduler } from '../cron/scheduler.ts';
+import { AppDefinitionError } from '../errors.ts';
+import { Authenticator } from '../http/auth.ts';
+import { createRequestHandler } from '../http/request-handler.ts';
+import { Router } from '../http/router.ts';
+import { HttpServer, type ListenTarget } from '../http/server.ts';
+import { SocketHub } from '../http/websocket.ts';
+import { WorkerTaskQueue } from '../queue/worker-pool.ts';
+import type { TaskQueue } from '../queue/types.ts';
+import { embeddedPorts, type Ports } from './ports.ts';
+import { ServiceContexts } from './service-contexts.ts';
+
+export interface RuntimeOptions {
+  app: App;
+  /** Path of the module whose default export is `app`: task workers load it. */
+  appModule: string;
+  config: RuntimeConfig;
+  log: Logger;
+  /** The services this process runs. @default every service of the app */
+  services?: readonly string[];
+  /** @default embedded ports (memory bus and locks, the store CLEAVE_STORE names) */
+  ports?: Ports;
+  /** @default { port: config.PORT, host: config.HOST } */
+  listen?: ListenTarget;
+}
+
+export class Runtime {
+  private ports: Ports | undefined;
+  private queue: TaskQueue | undefined;
+  private cron: CronScheduler | undefined;
+  private server: HttpServer | undefined;
+  private unsubscribers: Array<() => void> = [];
+  private readonly app: App;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.app = servicesOf(options.app, options.services);
+  }
+
+  async start(): Promise<AddressInfo | string> {
+    const { config, log } = this.options;
+    const app = this.app;
+    // Everything that can refuse the configuration runs before anything starts.
+    app.config?.load();
+    const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
+    if (auth.ephemeral) log.warn('CLEAVE_SECRET is not set: sessions use a random key and end when the process stops');
+    const router = new Router(app);
+
+    const ports = this.options.ports ?? embeddedPorts(config, log);
+    this.ports = ports;
+    await ports.bus.start();
+    await ports.store.start();
+    this.queue = new WorkerTaskQueue({
+      // The whole app: a service may run a task another service declares.
+      app: this.options.app,
+      appModule: this.options.appModule,
+      log,
+      stopTimeoutMs: config.CLEAVE_STOP_GRACE_MS,
+      ...(config.CLEAVE_TASK_THREADS > 0 ? { maxThreads: config.CLEAVE_TASK_THREADS } : {}),
+    });
+    await this.queue.start();
+
+    const contexts = new ServiceContexts({ bus: ports.bus, store: ports.store, queue: this.queue }, log);
+    for (const service of app.services) {
+      const context = contexts.for(service.name);
+      for (const listener of service.listeners) {
+        this.unsubscribers.push(ports.bus.subscribe(listener.topic, (payload) => listener.handler(payload, context)));
+      }
+    }
+    this.cron = new CronScheduler({ lock: ports.lock, log, contextFor: (service) => contexts.for(service) });
+    this.cron.start(app.services.flatMap((service) => service.crons));
+
+    const contextFor = (service: string) => contexts.for(service);
+    const hub = new SocketHub({ router, auth, bus: ports.bus, log, contextFor });
+    this.server = new HttpServer({
+      pipeline: createRequestHandler({ router, auth, log, contextFor, accessLog: config.CLEAVE_ACCESS_LOG }),
+      hub,
+      log,
+      listen: this.options.listen ?? { port: config.PORT, host: config.HOST },
+    });
+    return this.server.listen();
+  }
+
+  /** Safe after a partial start: each part stops only if it was started. */
+  async stop(): Promise<void> {
+    const { config } = this.options;
+    await this.server?.stop(config.CLEAVE_STOP_GRACE_MS);
+    await this.cron?.stop();
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    await this.queue?.stop();
+    await this.ports?.bus.stop();
+    await this.ports?.store.stop();
+    await this.ports?.close();
+  }
+}
+
+/** The app as this process sees it: only the services it runs route here. */
+function servicesOf(app: App, names: readonly string[] | undefined): App {
+  if (!names) return app;
+  for (const name of names) {
+    if (!app.services.some((service) => service.name === name)) {
+      throw new AppDefinitionError(`app ${app.name} has no service "${name}"`);
+    }
+  }
+  return { ...app, services: app.services.filter((service) => names.includes(service.name)) };
+}

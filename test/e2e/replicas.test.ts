@@ -1,0 +1,175 @@
+// Three real replica processes of one service around one IpcHub (the part of
+// the supervisor that keeps one source of truth): events, store writes,
+// WebSockets and cron ticks behave as they do in one process.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { channelOfChild } from '../../src/ipc/channel.ts';
+import { IpcHub } from '../../src/ipc/hub.ts';
+import { isIpcMessage } from '../../src/ipc/messages.ts';
+import { MemoryLock } from '../../src/lock/memory.ts';
+import { coalesceReads } from '../../src/store/coalesce.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
+
+const REPLICA_MAIN = fileURLToPath(new URL('../../src/runtime/replica-main.ts', import.meta.url));
+const APP = fileURLToPath(new URL('../fixtures/replicated/app.ts', import.meta.url));
+const REPLICAS = 3;
+
+interface Replica {
+  child: ChildProcess;
+  socketPath: string;
+}
+
+function call(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      { socketPath, method, path, headers: payload ? { 'content-type': 'application/json' } : {}, timeout: 5000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.end(payload);
+  });
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('replicas of one service around one hub', { timeout: 60_000 }, () => {
+  const hub = new IpcHub({ store: coalesceReads(new MemoryStore()), lock: new MemoryLock() });
+  const replicas: Replica[] = [];
+  let dir = '';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cleave-replicas-'));
+    await Promise.all(
+      Array.from({ length: REPLICAS }, async (_, index) => {
+        const socketPath = join(dir, `notes-${index + 1}.sock`);
+        const child = fork(REPLICA_MAIN, [`--cleave-role=notes#${index + 1}`], {
+          execArgv: ['--import', 'tsx'],
+          env: {
+            ...process.env,
+            CLEAVE_SERVICE: 'notes',
+            CLEAVE_SOCKET_PATH: socketPath,
+            CLEAVE_APP_MODULE: APP,
+            CLEAVE_TASK_THREADS: '1',
+            LOG_LEVEL: 'warn',
+          },
+          serialization: 'advanced',
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        replicas.push({ child, socketPath });
+        hub.attach(`notes#${index + 1}`, channelOfChild(child));
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`replica ${index + 1} not ready in time`)), 20_000);
+          child.on('message', (message) => {
+            if (isIpcMessage(message) && message.type === 'ready') {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          child.once('exit', (code) => reject(new Error(`replica ${index + 1} exited with ${code}`)));
+        });
+      }),
+    );
+    replicas.sort((a, b) => a.socketPath.localeCompare(b.socketPath));
+  });
+
+  after(async () => {
+    const codes = await Promise.all(
+      replicas.map(async ({ child }) => {
+        if (child.exitCode !== null) return child.exitCode;
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const [code] = (await exited) as [number | null];
+        return code;
+      }),
+    );
+    await hub.stop();
+    await rm(dir, { recursive: true, force: true });
+    assert.deepEqual(
+      codes,
+      replicas.map(() => 0),
+      'every replica stops cleanly on SIGTERM',
+    );
+  });
+
+  it('runs each replica as its own process, titled with its role', async () => {
+    const pids = await Promise.all(
+      replicas.map(async (r) => ((await call(r.socketPath, 'GET', '/pid')).json as { pid: number }).pid),
+    );
+    assert.equal(new Set(pids).size, REPLICAS);
+    const titles = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+    assert.deepEqual(titles.sort(), ['cleave notes#1', 'cleave notes#2', 'cleave notes#3']);
+  });
+
+  it('reads a write made through one replica through another, at once', async () => {
+    const [first, second] = replicas as [Replica, Replica];
+    const put = await call(first.socketPath, 'PUT', '/kv/shared', { from: 'first' });
+    assert.equal(put.status, 200);
+    const got = await call(second.socketPath, 'GET', '/kv/shared');
+    assert.deepEqual(got.json, { key: 'shared', value: { from: 'first' }, version: 1 });
+  });
+
+  it('delivers an event emitted in one replica to the listener of every replica, once', async () => {
+    const [first] = replicas as [Replica];
+    assert.equal((await call(first.socketPath, 'POST', '/emit', { n: 1 })).status, 202);
+    await eventually(async () => {
+      const views = await Promise.all(replicas.map((r) => call(r.socketPath, 'GET', '/seen')));
+      return views.every((view) => (view.json as { seen: unknown[] }).seen.length >= 1);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const replica of replicas) {
+      assert.deepEqual(((await call(replica.socketPath, 'GET', '/seen')).json as { seen: unknown[] }).seen, [{ n: 1 }]);
+    }
+  });
+
+  it('pushes an event emitted in one replica to a WebSocket held by another', async () => {
+    const [first, , third] = replicas as [Replica, Replica, Replica];
+    const ws = new WebSocket(`ws+unix://${third.socketPath}:/ws`);
+    await once(ws, 'open');
+    const message = new Promise<unknown>((resolve) =>
+      ws.once('message', (data) => resolve(JSON.parse((data as Buffer).toString('utf8')))),
+    );
+    await call(first.socketPath, 'POST', '/emit', { n: 2 });
+    assert.deepEqual(await message, { type: 'note', payload: { n: 2 } });
+    ws.close();
+  });
+
+  it('runs a cron job once per tick although every replica schedules it', async () => {
+    const [first] = replicas as [Replica];
+    await eventually(async () => ((await call(first.socketPath, 'GET', '/ticks')).json as number[]).length >= 3, 6000);
+    const runs = (await call(first.socketPath, 'GET', '/ticks')).json as number[];
+    assert.ok(
+      runs.every((count) => count === 1),
+      `runs per tick: ${JSON.stringify(runs)}`,
+    );
+  });
+});
