@@ -5,7 +5,14 @@ export { defineApp, type App, type AppOptions } from './app/app.ts';
 export type { RequestContext, ServiceContext, SignInOptions, User } from './app/context.ts';
 export { reply, Reply, type ReplyInit } from './app/reply.ts';
 export type { HttpMethod, RouteOptions } from './app/route.ts';
-export { defineService, Service, type CronOptions, type StaticOptions } from './app/service.ts';
+export {
+  defineService,
+  Service,
+  type CronOptions,
+  type ScalePolicy,
+  type ServiceOptions,
+  type StaticOptions,
+} from './app/service.ts';
 export type { CleaveSocket, SocketHandlers, SocketOptions } from './app/socket.ts';
 export type { TaskDefinition, TaskRef } from './app/task.ts';
 export { defineConfig, type Config, type ConfigSpec } from './config/config.ts';

@@ -56,6 +56,14 @@ describe('defineService', () => {
     assert.throws(() => service.task('t', () => 1), /declared twice/);
   });
 
+  it('takes a scale policy, defaulting to one replica', () => {
+    assert.deepEqual(defineService('one').scale, { min: 1, max: 1 });
+    assert.deepEqual(defineService('many', { scale: { min: 3 } }).scale, { min: 3, max: 3 });
+    assert.deepEqual(defineService('range', { scale: { min: 2, max: 8 } }).scale, { min: 2, max: 8 });
+    assert.throws(() => defineService('bad', { scale: { min: 0 } }), { code: 'CLEAVE_APP_INVALID' });
+    assert.throws(() => defineService('bad', { scale: { min: 4, max: 2 } }), { code: 'CLEAVE_APP_INVALID' });
+  });
+
   it('types params from the path and the body from its schema', () => {
     const service = defineService('typed');
     service.post('/things/:thingId/parts/:partId', { body: z.object({ n: z.number() }) }, (ctx) => {

@@ -48,6 +48,17 @@ export interface CronOptions {
   timezone?: string;
 }
 
+export interface ScalePolicy {
+  /** Replicas a split app starts with and never goes below. @default 1 */
+  min: number;
+  /** Most replicas autoscaling may run (a later issue reads it). @default min */
+  max: number;
+}
+
+export interface ServiceOptions {
+  scale?: Partial<ScalePolicy>;
+}
+
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TOPIC = /^[A-Za-z0-9_.:-]{1,200}$/;
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -63,10 +74,19 @@ export class Service {
   readonly crons: CronDefinition[] = [];
   readonly tasks = new Map<string, TaskDefinition>();
 
-  constructor(name: string) {
+  /** How many processes this service runs as when the app is split. */
+  readonly scale: ScalePolicy;
+
+  constructor(name: string, options: ServiceOptions = {}) {
     if (!SERVICE_NAME.test(name)) {
       throw new AppDefinitionError(`service name "${name}" must match ${SERVICE_NAME} (lower case, digits, dashes)`);
     }
+    const min = options.scale?.min ?? 1;
+    const max = options.scale?.max ?? Math.max(min, 1);
+    if (!Number.isInteger(min) || min < 1 || !Number.isInteger(max) || max < min) {
+      throw new AppDefinitionError(`service ${name}: scale needs whole numbers 1 <= min <= max, got ${min}..${max}`);
+    }
+    this.scale = { min, max };
     this.name = name;
   }
 
@@ -189,8 +209,8 @@ function validatePath(path: string, what: string): void {
   }
 }
 
-export function defineService(name: string): Service {
-  return new Service(name);
+export function defineService(name: string, options?: ServiceOptions): Service {
+  return new Service(name, options);
 }
 
 export type { EventHandler };
