@@ -141,6 +141,25 @@ export class HttpError extends CleaveError {
   }
 }
 
+// ---- upstream (the gateway's hop to a replica) ----------------------------
+
+/** No replica could answer: none available, every try refused or reset, or one died mid-request. */
+export class UpstreamUnavailableError extends CleaveError {
+  readonly code = 'CLEAVE_UPSTREAM_UNAVAILABLE';
+  readonly status = 502;
+  readonly source = 'upstream';
+  // Replicas come back (restart, autoscaler); the same request later may well succeed.
+  override readonly retryable = true;
+}
+
+/** A replica took the request but did not answer in time (connect or response headers). */
+export class UpstreamTimeoutError extends CleaveError {
+  readonly code = 'CLEAVE_UPSTREAM_TIMEOUT';
+  readonly status = 504;
+  readonly source = 'upstream';
+  // Not retryable: the replica may still be running it, and repeating slow work piles it up.
+}
+
 // ---- store ----------------------------------------------------------------
 
 export class StoreConflictError extends CleaveError {

@@ -3,12 +3,15 @@
 import { parseArgs } from 'node:util';
 import { CleaveError, UsageError } from '../errors.ts';
 import { dev } from './dev.ts';
+import { start } from './start.ts';
 
 const USAGE = `usage: cleave <command> [options]
 
 commands:
   dev <app-dir>     run every service of the app in one process
                     --port <n>   listen on n (default: $PORT or 3000)
+  start <app-dir>   run the app split: a gateway on PORT and a pool of
+                    processes per service (--port as for dev)
   help              show this text
   version           print cleave's version
 
@@ -28,6 +31,19 @@ async function main(argv: string[]): Promise<void> {
       if (!appDir || positionals.length > 1)
         throw new UsageError('cleave dev takes one app folder: cleave dev <app-dir>');
       await dev({ appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
+      return;
+    }
+    case 'start': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { port: { type: 'string' } },
+      });
+      const appDir = positionals[0];
+      if (!appDir || positionals.length > 1) {
+        throw new UsageError('cleave start takes one app folder: cleave start <app-dir>');
+      }
+      await start({ appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
       return;
     }
     case 'version':

@@ -16,6 +16,8 @@ export const runtimeConfigSpec = {
   CLEAVE_SECRET: env.optional(),
   /** Upper bound of task worker threads. Unset: the machine's cores. */
   CLEAVE_TASK_THREADS: env.int({ default: 0, min: 0, max: 1024 }),
+  /** Comma-separated peer IPs whose X-Forwarded-* headers the gateway believes. */
+  CLEAVE_TRUSTED_PROXIES: env.optional(),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

@@ -67,6 +67,11 @@ async function writeStream(
 /** Answers with the error's JSON; logs unexpected ones with their stack. */
 export function sendError(res: ServerResponse, error: unknown, requestId: string, log: Logger): void {
   const known = error instanceof CleaveError ? error : undefined;
+  if (res.destroyed && (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    // The client (or the gateway on its behalf) left mid-stream: an aborted request, not a fault.
+    log.debug({ requestId }, 'client left before the response was complete');
+    return;
+  }
   if (!known || known.status >= 500) log.error({ err: error, requestId }, 'request failed');
   if (res.headersSent) {
     // Part of a response is out: the only honest signal left is a cut connection.

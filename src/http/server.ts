@@ -9,12 +9,19 @@ import type { Logger } from 'pino';
 import { BadRequestError, type CleaveError, HeadersTooLargeError, RequestTimeoutError } from '../errors.ts';
 import { writeRawError } from './raw-error.ts';
 import type { RequestPipeline } from './request-handler.ts';
-import type { SocketHub } from './websocket.ts';
+import type { Duplex } from 'node:stream';
+
+/** Whatever answers `upgrade` requests on this server. */
+export interface UpgradeHandler {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes its sockets, politely within `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+}
 
 export interface HttpServerOptions {
   pipeline: RequestPipeline;
-  /** Takes WebSocket upgrades and is closed (1001) on stop. */
-  hub: SocketHub;
+  /** Takes WebSocket upgrades and is closed (1001) on stop: the SocketHub, or the gateway's upgrade proxy. */
+  hub: UpgradeHandler;
   log: Logger;
   /** Where to listen: a TCP port (and host), or a unix socket path (a split-mode replica). */
   listen: ListenTarget;
@@ -38,7 +45,7 @@ export class HttpServer {
   private idleWaiters: Array<() => void> = [];
 
   private readonly pipeline: RequestPipeline;
-  private readonly hub: SocketHub;
+  private readonly hub: UpgradeHandler;
   private readonly log: Logger;
 
   constructor(private readonly options: HttpServerOptions) {

@@ -27,6 +27,8 @@ const samples: errors.CleaveError[] = [
   new errors.AppDefinitionError('bad app'),
   new errors.ShuttingDownError('stopping'),
   new errors.HandlerTimeoutError(100),
+  new errors.UpstreamUnavailableError('no replica'),
+  new errors.UpstreamTimeoutError('slow replica'),
 ];
 
 describe('error wire format', () => {

@@ -1,129 +1,145 @@
-// The example forum, run by `cleave dev examples/forum` as a user would, and
-// exercised through its HTTP API and its chat socket.
+// The example forum, run as a user would — `cleave dev examples/forum` (one
+// process) and `cleave start examples/forum` (split: gateway + a process per
+// service) — and exercised through its HTTP API and its chat socket. Not one
+// line of the forum differs between the two.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CleaveProcess, startCleave } from '../helpers/spawn-cleave.ts';
+import { childPids, type CleaveProcess, isRunning, startCleave } from '../helpers/spawn-cleave.ts';
 import { openSocket } from '../helpers/ws-client.ts';
 
-let forum: CleaveProcess;
-before(async () => {
-  forum = await startCleave(['dev', 'examples/forum'], { FORUM_STATS_SCHEDULE: '* * * * * *' });
-});
-after(async () => {
-  assert.equal(await forum.stop(), 0);
-});
-
-const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
-  fetch(`${forum.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { 'content-type': 'application/json', ...init.headers },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+for (const mode of ['dev', 'start'] as const) {
+  let forum: CleaveProcess;
+  before(async () => {
+    forum = await startCleave([mode, 'examples/forum'], { FORUM_STATS_SCHEDULE: '* * * * * *' });
   });
-
-const errorCode = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
-
-describe('forum', () => {
-  let cookie = '';
-  let token = '';
-
-  it('serves the page', async () => {
-    const page = await fetch(`${forum.url}/`);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /cleave forum/i);
-    const script = await fetch(`${forum.url}/app.js`);
-    assert.match(script.headers.get('content-type') ?? '', /javascript/);
-  });
-
-  it('signs up: 201, then 409 for the same name in any case, 400 when invalid', async () => {
-    const created = await api('/api/signup', { method: 'POST', body: { username: 'ada', password: 'correct horse' } });
-    assert.equal(created.status, 201);
-    const account = (await created.json()) as { id: string; username: string };
-    assert.equal(account.username, 'ada');
-    assert.match(account.id, /^[0-9a-f-]{36}$/);
-    const taken = await api('/api/signup', { method: 'POST', body: { username: 'ADA', password: 'another pass' } });
-    assert.equal(taken.status, 409);
-    const invalid = await api('/api/signup', { method: 'POST', body: { username: 'a', password: 'short' } });
-    assert.equal(invalid.status, 400);
-    assert.equal(await errorCode(invalid), 'CLEAVE_VALIDATION_FAILED');
-  });
-
-  it('logs in: token and HttpOnly cookie; 401 on a wrong password or an unknown user', async () => {
-    const wrong = await api('/api/login', { method: 'POST', body: { username: 'ada', password: 'wrong password' } });
-    assert.equal(wrong.status, 401);
-    const unknown = await api('/api/login', { method: 'POST', body: { username: 'nobody', password: 'whatever123' } });
-    assert.equal(unknown.status, 401);
-    const ok = await api('/api/login', { method: 'POST', body: { username: 'ada', password: 'correct horse' } });
-    assert.equal(ok.status, 200);
-    const setCookie = ok.headers.get('set-cookie') ?? '';
-    assert.match(setCookie, /HttpOnly/i);
-    cookie = setCookie.split(';')[0] ?? '';
-    ({ token } = (await ok.json()) as { token: string });
-    assert.ok(token.split('.').length === 3);
-  });
-
-  it('GET /api/me knows the user by cookie or token, else 401', async () => {
-    assert.equal((await api('/api/me')).status, 401);
-    const byCookie = await api('/api/me', { headers: { cookie } });
-    assert.equal(((await byCookie.json()) as { username: string }).username, 'ada');
-    const byToken = await api('/api/me', { headers: { authorization: `Bearer ${token}` } });
-    assert.equal(((await byToken.json()) as { username: string }).username, 'ada');
-  });
-
-  it('creates posts (auth required), lists them newest first, reads one, 404 when absent', async () => {
-    assert.equal((await api('/api/posts', { method: 'POST', body: { text: 'anonymous?' } })).status, 401);
-    const first = await api('/api/posts', { method: 'POST', body: { text: 'first post' }, headers: { cookie } });
-    assert.equal(first.status, 201);
-    const second = await api('/api/posts', {
-      method: 'POST',
-      body: { text: 'second post' },
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(second.status, 201);
-    const post = (await second.json()) as { id: string; author: { username: string } };
-    assert.equal(post.author.username, 'ada');
-    const { posts } = (await (await api('/api/posts')).json()) as { posts: Array<{ text: string }> };
-    assert.deepEqual(posts.map((p) => p.text).slice(0, 2), ['second post', 'first post']);
-    const one = await api(`/api/posts/${post.id}`);
-    assert.equal(((await one.json()) as { text: string }).text, 'second post');
-    const missing = await api('/api/posts/nope');
-    assert.equal(missing.status, 404);
-    assert.equal((await api('/api/posts', { method: 'POST', body: { text: '' }, headers: { cookie } })).status, 400);
-  });
-
-  it('broadcasts chat to every client and pushes new posts to them', async () => {
-    const wsUrl = `${forum.url.replace('http', 'ws')}/ws/chat`;
-    const alice = await openSocket(wsUrl, { cookie });
-    const guest = await openSocket(wsUrl);
-    alice.ws.send(JSON.stringify({ type: 'chat', text: 'hello all' }));
-    for (const client of [alice, guest]) {
-      const message = (await client.next()) as { type: string; from: string; text: string; at: string };
-      assert.equal(message.type, 'chat');
-      assert.equal(message.from, 'ada');
-      assert.equal(message.text, 'hello all');
-    }
-    guest.ws.send(JSON.stringify({ type: 'chat', text: 'hi from a guest' }));
-    assert.equal(((await alice.next()) as { from: string }).from, 'guest');
-    await guest.next();
-    const created = await api('/api/posts', { method: 'POST', body: { text: 'live!' }, headers: { cookie } });
-    const post = await created.json();
-    for (const client of [alice, guest]) assert.deepEqual(await client.next(), { type: 'post', post });
-    guest.ws.send('not json');
-    assert.equal(((await guest.next()) as { type: string }).type, 'error');
-    alice.close();
-    guest.close();
-  });
-
-  it('keeps /api/stats fresh from a cron job', async () => {
+  after(async () => {
+    const children = childPids(forum.child.pid ?? 0);
+    if (mode === 'start') assert.equal(children.length, 4, 'a process per service');
+    assert.equal(await forum.stop(), 0);
+    // SIGTERM leaves no process behind.
     const deadline = Date.now() + 5000;
-    let stats = { posts: 0, users: 0, updatedAt: null as string | null };
-    while (Date.now() < deadline) {
-      stats = (await (await api('/api/stats')).json()) as typeof stats;
-      if (stats.posts >= 3 && stats.users >= 1) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    assert.equal(stats.posts, 3);
-    assert.equal(stats.users, 1);
-    assert.ok(stats.updatedAt && Date.now() - Date.parse(stats.updatedAt) < 5000);
+    while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(children.filter(isRunning), []);
   });
-});
+
+  const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+    fetch(`${forum.url}${path}`, {
+      method: init.method ?? 'GET',
+      headers: { 'content-type': 'application/json', ...init.headers },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+
+  const errorCode = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+  describe(`forum (cleave ${mode})`, () => {
+    let cookie = '';
+    let token = '';
+
+    it('serves the page', async () => {
+      const page = await fetch(`${forum.url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /cleave forum/i);
+      const script = await fetch(`${forum.url}/app.js`);
+      assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    });
+
+    it('signs up: 201, then 409 for the same name in any case, 400 when invalid', async () => {
+      const created = await api('/api/signup', {
+        method: 'POST',
+        body: { username: 'ada', password: 'correct horse' },
+      });
+      assert.equal(created.status, 201);
+      const account = (await created.json()) as { id: string; username: string };
+      assert.equal(account.username, 'ada');
+      assert.match(account.id, /^[0-9a-f-]{36}$/);
+      const taken = await api('/api/signup', { method: 'POST', body: { username: 'ADA', password: 'another pass' } });
+      assert.equal(taken.status, 409);
+      const invalid = await api('/api/signup', { method: 'POST', body: { username: 'a', password: 'short' } });
+      assert.equal(invalid.status, 400);
+      assert.equal(await errorCode(invalid), 'CLEAVE_VALIDATION_FAILED');
+    });
+
+    it('logs in: token and HttpOnly cookie; 401 on a wrong password or an unknown user', async () => {
+      const wrong = await api('/api/login', { method: 'POST', body: { username: 'ada', password: 'wrong password' } });
+      assert.equal(wrong.status, 401);
+      const unknown = await api('/api/login', {
+        method: 'POST',
+        body: { username: 'nobody', password: 'whatever123' },
+      });
+      assert.equal(unknown.status, 401);
+      const ok = await api('/api/login', { method: 'POST', body: { username: 'ada', password: 'correct horse' } });
+      assert.equal(ok.status, 200);
+      const setCookie = ok.headers.get('set-cookie') ?? '';
+      assert.match(setCookie, /HttpOnly/i);
+      cookie = setCookie.split(';')[0] ?? '';
+      ({ token } = (await ok.json()) as { token: string });
+      assert.ok(token.split('.').length === 3);
+    });
+
+    it('GET /api/me knows the user by cookie or token, else 401', async () => {
+      assert.equal((await api('/api/me')).status, 401);
+      const byCookie = await api('/api/me', { headers: { cookie } });
+      assert.equal(((await byCookie.json()) as { username: string }).username, 'ada');
+      const byToken = await api('/api/me', { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(((await byToken.json()) as { username: string }).username, 'ada');
+    });
+
+    it('creates posts (auth required), lists them newest first, reads one, 404 when absent', async () => {
+      assert.equal((await api('/api/posts', { method: 'POST', body: { text: 'anonymous?' } })).status, 401);
+      const first = await api('/api/posts', { method: 'POST', body: { text: 'first post' }, headers: { cookie } });
+      assert.equal(first.status, 201);
+      const second = await api('/api/posts', {
+        method: 'POST',
+        body: { text: 'second post' },
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(second.status, 201);
+      const post = (await second.json()) as { id: string; author: { username: string } };
+      assert.equal(post.author.username, 'ada');
+      const { posts } = (await (await api('/api/posts')).json()) as { posts: Array<{ text: string }> };
+      assert.deepEqual(posts.map((p) => p.text).slice(0, 2), ['second post', 'first post']);
+      const one = await api(`/api/posts/${post.id}`);
+      assert.equal(((await one.json()) as { text: string }).text, 'second post');
+      const missing = await api('/api/posts/nope');
+      assert.equal(missing.status, 404);
+      assert.equal((await api('/api/posts', { method: 'POST', body: { text: '' }, headers: { cookie } })).status, 400);
+    });
+
+    it('broadcasts chat to every client and pushes new posts to them', async () => {
+      const wsUrl = `${forum.url.replace('http', 'ws')}/ws/chat`;
+      const alice = await openSocket(wsUrl, { cookie });
+      const guest = await openSocket(wsUrl);
+      alice.ws.send(JSON.stringify({ type: 'chat', text: 'hello all' }));
+      for (const client of [alice, guest]) {
+        const message = (await client.next()) as { type: string; from: string; text: string; at: string };
+        assert.equal(message.type, 'chat');
+        assert.equal(message.from, 'ada');
+        assert.equal(message.text, 'hello all');
+      }
+      guest.ws.send(JSON.stringify({ type: 'chat', text: 'hi from a guest' }));
+      assert.equal(((await alice.next()) as { from: string }).from, 'guest');
+      await guest.next();
+      const created = await api('/api/posts', { method: 'POST', body: { text: 'live!' }, headers: { cookie } });
+      const post = await created.json();
+      for (const client of [alice, guest]) assert.deepEqual(await client.next(), { type: 'post', post });
+      guest.ws.send('not json');
+      assert.equal(((await guest.next()) as { type: string }).type, 'error');
+      alice.close();
+      guest.close();
+    });
+
+    it('keeps /api/stats fresh from a cron job', async () => {
+      const deadline = Date.now() + 5000;
+      let stats = { posts: 0, users: 0, updatedAt: null as string | null };
+      while (Date.now() < deadline) {
+        stats = (await (await api('/api/stats')).json()) as typeof stats;
+        if (stats.posts >= 3 && stats.users >= 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(stats.posts, 3);
+      assert.equal(stats.users, 1);
+      assert.ok(stats.updatedAt && Date.now() - Date.parse(stats.updatedAt) < 5000);
+    });
+  });
+}

@@ -1,0 +1,221 @@
+// One proxied request, from pick to last byte: dispatched over the picked replica's undici pool
+// with both bodies streamed (the client's request IS the upstream body; response chunks are
+// written as they come, with backpressure both ways), and after a failure the decision whether
+// another replica may take it — the rule nginx's proxy_next_upstream and Envoy's retry policy
+// share: never once a response byte went out; any method when nothing reached the replica;
+// idempotent requests without a body when the replica failed before answering.
+//
+// The exchange is its own undici handler, so a request costs one object of ours per attempt.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Candidates } from '../balancer/index.ts';
+import { sendError } from '../http/respond.ts';
+import type { Lease } from '../upstream/replica.ts';
+import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
+import { stripResponseHopByHop } from './hop-by-hop.ts';
+import { pickReplica } from './pick.ts';
+import type { ServicePool } from './pools.ts';
+import { blamesReplica, isTimeout, upstreamErrorChannel, upstreamFailureOf } from './upstream-failure.ts';
+import type { UpstreamFailure } from './upstream-failure.ts';
+
+export interface ExchangeSettings {
+  log: Logger;
+  /** Further replicas a request may try after its first. */
+  maxRetries: number;
+  responseTimeoutMs: number;
+  bodyTimeoutMs: number;
+}
+
+/** RFC 9110 §9.2.2; PATCH and POST are not. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  // What the access log reports.
+  readonly started = performance.now();
+  readonly requestId: string;
+  path: string;
+  service = '-';
+  replicaId = '-';
+  retries = 0;
+
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #settings: ExchangeSettings;
+  #pool: ServicePool | undefined;
+  #candidates: Candidates | undefined;
+  #options: Dispatcher.DispatchOptions | undefined;
+  #lease: Lease | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** The current attempt was handed a connection: bytes of it may have reached the replica. */
+  #requestSent = false;
+  #responseStarted = false;
+  #waitingForDrain = false;
+  #clientGone = false;
+  #finished = false;
+  #lastFailure: UpstreamFailure | undefined;
+  #resume: (() => void) | undefined;
+
+  constructor(req: IncomingMessage, res: ServerResponse, settings: ExchangeSettings, requestId: string, path: string) {
+    this.#req = req;
+    this.#res = res;
+    this.#settings = settings;
+    this.requestId = requestId;
+    this.path = path;
+  }
+
+  /** `headers`: from upstreamRequestHeaders(); `target`: the normalised path and query. */
+  start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
+    this.#pool = pool;
+    this.service = pool.service;
+    this.#candidates = pool.candidates();
+    pool.budget.deposit();
+    this.#options = {
+      method: this.#req.method as Dispatcher.HttpMethod,
+      path: target,
+      headers,
+      // Passed untouched until a connection is ready, so a refused attempt leaves it unread
+      // for the next replica (undici reads a body only once it writes the request).
+      body: hasBody ? this.#req : null,
+      headersTimeout: this.#settings.responseTimeoutMs,
+      bodyTimeout: this.#settings.bodyTimeoutMs,
+    };
+    this.#attempt();
+  }
+
+  /** The client's connection closed (from the pipeline's `closed`): stop the upstream work. */
+  clientClosed(): void {
+    if (this.#finished) return;
+    this.#clientGone = true;
+    // Not yet connected: onRequestStart aborts as soon as the connection is there.
+    this.#controller?.abort(new Error('client closed the connection'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    this.#requestSent = true;
+    if (this.#clientGone) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    stripResponseHopByHop(headers);
+    headers['x-request-id'] = this.requestId;
+    try {
+      this.#res.writeHead(statusCode, headers);
+    } catch (error) {
+      // A header node refuses to write: nothing went out, so it is a plain 502.
+      controller.abort(error as Error);
+      return;
+    }
+    this.#responseStarted = true;
+    this.#lease?.replica.recordSuccess();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#res.write(chunk) || this.#waitingForDrain) return;
+    // The client reads slower than the replica writes: stop reading the replica until it
+    // drains, so a large download holds a socket buffer, not the whole body.
+    controller.pause();
+    this.#waitingForDrain = true;
+    this.#resume ??= () => {
+      this.#waitingForDrain = false;
+      this.#controller?.resume();
+    };
+    this.#res.once('drain', this.#resume);
+  }
+
+  onResponseEnd(): void {
+    this.#releaseLease();
+    this.#res.end();
+    this.#finished = true;
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const replica = this.#lease?.replica;
+    this.#releaseLease();
+    if (this.#finished) return;
+    if (this.#clientGone || this.#res.destroyed || (this.#req.destroyed && !this.#req.complete)) {
+      // The client left first (or its upload broke): nobody to answer, and not the replica's fault.
+      this.#finished = true;
+      return;
+    }
+    const failure = upstreamFailureOf(error);
+    this.#lastFailure = failure;
+    if (replica && blamesReplica(failure)) replica.recordFailure();
+    const retried = !this.#responseStarted && this.#mayRetry(failure);
+    if (upstreamErrorChannel.hasSubscribers) {
+      upstreamErrorChannel.publish({
+        requestId: this.requestId,
+        service: this.service,
+        replica: this.replicaId,
+        failure,
+        error,
+        retried,
+      });
+    }
+    if (retried) {
+      this.retries += 1;
+      this.#attempt();
+    } else if (this.#responseStarted) {
+      // Part of the response is out: a cut connection is the only honest signal left.
+      this.#settings.log.warn({ err: error, requestId: this.requestId, failure }, 'upstream failed mid-response');
+      this.#res.destroy();
+      this.#finished = true;
+    } else {
+      this.#fail(error);
+    }
+  }
+
+  #attempt(): void {
+    const pool = this.#pool as ServicePool;
+    for (;;) {
+      const replica = pickReplica(this.#candidates as Candidates);
+      if (replica === undefined) return this.#fail(undefined);
+      const dispatcher = pool.dispatcherOf(replica);
+      if (dispatcher === undefined) continue; // removed since the pick: the next candidate
+      this.replicaId = replica.id;
+      this.#lease = replica.begin();
+      this.#requestSent = false;
+      this.#controller = undefined;
+      // Errors, even synchronous ones, arrive in onResponseError.
+      dispatcher.dispatch(this.#options as Dispatcher.DispatchOptions, this);
+      return;
+    }
+  }
+
+  #mayRetry(failure: UpstreamFailure): boolean {
+    if (this.retries >= this.#settings.maxRetries) return false;
+    if (this.#requestSent) {
+      // It reached the replica: repeat only what is safe to repeat and can be sent again.
+      if (failure !== 'reset' || this.#options?.body !== null || !IDEMPOTENT.has(this.#req.method ?? '')) return false;
+    } else if (failure === 'other') {
+      // Refused before sending for a reason another replica would share (a header undici refuses).
+      return false;
+    }
+    // Nothing was written, or it is safe to repeat: the budget decides.
+    return (this.#pool as ServicePool).budget.tryWithdraw();
+  }
+
+  #fail(cause: unknown): void {
+    const failure = this.#lastFailure;
+    const error =
+      failure !== undefined && isTimeout(failure)
+        ? new UpstreamTimeoutError(`${this.service} did not answer in time`, { cause })
+        : new UpstreamUnavailableError(`no replica of ${this.service} could answer`, { cause });
+    // The unread rest of a body can't be parsed as the next request: close after answering.
+    if (this.#options?.body && !this.#req.complete) this.#res.setHeader('connection', 'close');
+    sendError(this.#res, error, this.requestId, this.#settings.log);
+    this.#finished = true;
+  }
+
+  #releaseLease(): void {
+    this.#lease?.release();
+    this.#lease = undefined;
+  }
+}

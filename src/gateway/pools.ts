@@ -1,0 +1,142 @@
+// Per service, the replicas the gateway may send to and one keep-alive undici Pool per replica.
+// The replica array is replaced on every change, never mutated: a balancer pick keeps the array
+// it was given (src/balancer/types.ts), and changes are rare next to picks.
+
+import { Pool, type Dispatcher } from 'undici';
+import { balancerFor, type Balancer, type BalancerName, type Candidates } from '../balancer/index.ts';
+import type { Replica, ReplicaAddress } from '../upstream/replica.ts';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+
+export interface UpstreamPoolsOptions {
+  /** @default 'least-in-flight' */
+  balancer?: BalancerName;
+  /** Longest wait for a connection to a replica; past it the next replica is tried. @default 2000 */
+  connectTimeoutMs?: number;
+  /**
+   * Idle keep-alive connections close after this. Kept under the replicas' own 5 s, so the
+   * gateway, not the replica, closes an idle connection and never writes into one being closed
+   * (undici also honours the replica's `Keep-Alive: timeout` hint). @default 4000
+   */
+  keepAliveTimeoutMs?: number;
+  /** Per service. @default Envoy's: 20% of in-flight requests, at least 3 */
+  retryBudget?: RetryBudgetOptions;
+}
+
+export class ServicePool {
+  readonly service: string;
+  readonly budget: RetryBudget;
+  readonly #balancer: Balancer;
+  #replicas: readonly Replica[] = [];
+  readonly #dispatchers = new Map<Replica, Pool>();
+
+  constructor(service: string, balancer: Balancer, budget: RetryBudget) {
+    this.service = service;
+    this.#balancer = balancer;
+    this.budget = budget;
+  }
+
+  get replicas(): readonly Replica[] {
+    return this.#replicas;
+  }
+
+  /** One request's candidates, best first; the caller skips what isn't available. */
+  candidates(): Candidates {
+    return this.#balancer.candidates(this.#replicas);
+  }
+
+  /** Undefined once the replica has been removed (a pick made just before): try the next one. */
+  dispatcherOf(replica: Replica): Dispatcher | undefined {
+    return this.#dispatchers.get(replica);
+  }
+
+  /** @internal UpstreamPools owns membership. */
+  add(replica: Replica, dispatcher: Pool): void {
+    if (this.#replicas.some((known) => known.id === replica.id)) {
+      throw new RangeError(`replica ${replica.id} is already in the ${this.service} pool`);
+    }
+    this.#dispatchers.set(replica, dispatcher);
+    this.#replicas = [...this.#replicas, replica];
+  }
+
+  /** @internal Out of every later pick at once; returns its dispatcher for closing. */
+  remove(replicaId: string): Pool | undefined {
+    const replica = this.#replicas.find((known) => known.id === replicaId);
+    if (!replica) return undefined;
+    this.#replicas = this.#replicas.filter((known) => known !== replica);
+    const dispatcher = this.#dispatchers.get(replica);
+    this.#dispatchers.delete(replica);
+    return dispatcher;
+  }
+
+  /** @internal */
+  dispatchers(): Pool[] {
+    return [...this.#dispatchers.values()];
+  }
+}
+
+export class UpstreamPools {
+  readonly #pools = new Map<string, ServicePool>();
+  readonly #options: UpstreamPoolsOptions;
+
+  constructor(options: UpstreamPoolsOptions = {}) {
+    this.#options = options;
+  }
+
+  /** The service's pool, undefined while it has never had a replica. */
+  get(service: string): ServicePool | undefined {
+    return this.#pools.get(service);
+  }
+
+  add(service: string, replica: Replica): void {
+    let pool = this.#pools.get(service);
+    if (!pool) {
+      pool = new ServicePool(
+        service,
+        balancerFor(this.#options.balancer ?? 'least-in-flight'),
+        new RetryBudget(this.#options.retryBudget),
+      );
+      this.#pools.set(service, pool);
+    }
+    pool.add(replica, dispatcherFor(replica.address, this.#options));
+  }
+
+  /**
+   * Takes the replica out of new picks at once, then closes its connections once the requests
+   * already on them have finished (undici's close() waits for them).
+   */
+  async remove(service: string, replicaId: string): Promise<void> {
+    await this.#pools.get(service)?.remove(replicaId)?.close();
+  }
+
+  /** Closes every connection: gracefully within `graceMs`, then by force. */
+  async close(graceMs = 5000): Promise<void> {
+    const dispatchers = [...this.#pools.values()].flatMap((pool) => pool.dispatchers());
+    this.#pools.clear();
+    await Promise.all(
+      dispatchers.map(async (dispatcher) => {
+        let timer: NodeJS.Timeout | undefined;
+        const forced = new Promise<void>((resolve) => {
+          timer = setTimeout(() => resolve(dispatcher.destroy()), graceMs);
+        });
+        await Promise.race([dispatcher.close(), forced]);
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+function dispatcherFor(address: ReplicaAddress, options: UpstreamPoolsOptions): Pool {
+  const common = {
+    // One request per connection at a time: a slow response can't hold up the ones behind it
+    // (head-of-line blocking), and a failed connection fails one request, not a pipeline.
+    pipelining: 1,
+    // As many connections as requests in flight; Replica.maxInFlight is the bound, not a
+    // hidden queue inside undici that the balancer could not see.
+    connections: null,
+    connect: { timeout: options.connectTimeoutMs ?? 2000 },
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
+  };
+  if ('socketPath' in address) return new Pool('http://localhost', { ...common, socketPath: address.socketPath });
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return new Pool(`http://${host}:${address.port}`, common);
+}
