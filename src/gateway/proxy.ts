@@ -4,7 +4,6 @@
 // answers what a replica would (400, 404, 405) without a hop.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { MethodNotAllowedError, RouteNotFoundError } from '../errors.ts';
 import { hasBody } from '../http/body.ts';
@@ -18,6 +17,7 @@ import { ProxyExchange, type ExchangeSettings } from './exchange.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import type { UpstreamPools } from './pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
+import { logAccess } from '../observability/access-log.ts';
 
 export interface ProxyOptions {
   router: Router;
@@ -93,21 +93,9 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
       const exchange = (res as TrackedResponse)[EXCHANGE];
       if (!exchange) return;
       exchange.clientClosed();
-      if (!accessLog) return;
-      log.info(
-        {
-          requestId: exchange.requestId,
-          method: req.method,
-          path: exchange.path,
-          status: res.statusCode,
-          durationMs: Math.round((performance.now() - exchange.started) * 100) / 100,
-          service: exchange.service,
-          replica: exchange.replicaId,
-          retries: exchange.retries,
-          ...(res.writableFinished ? {} : { aborted: true }),
-        },
-        'request',
-      );
+      if (accessLog) {
+        logAccess(log, { req, res, facts: exchange }, { replica: exchange.replicaId, retries: exchange.retries });
+      }
     },
   };
 }

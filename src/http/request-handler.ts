@@ -17,6 +17,7 @@ import { type HeaderBag, sendError, sendResult } from './respond.ts';
 import type { Router } from './router.ts';
 import { serveStatic } from './static.ts';
 import { validate } from './validate.ts';
+import { logAccess } from '../observability/access-log.ts';
 
 export interface RequestHandlerOptions {
   router: Router;
@@ -126,19 +127,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
 
     closed(req, res) {
       const exchange = (res as TrackedResponse)[EXCHANGE];
-      if (!exchange || !accessLog) return;
-      log.info(
-        {
-          requestId: exchange.requestId,
-          method: req.method,
-          path: exchange.path,
-          status: res.statusCode,
-          durationMs: Math.round((performance.now() - exchange.started) * 100) / 100,
-          service: exchange.service,
-          ...(res.writableFinished ? {} : { aborted: true }),
-        },
-        'request',
-      );
+      if (exchange && accessLog) logAccess(log, { req, res, facts: exchange });
     },
   };
 }

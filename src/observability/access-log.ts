@@ -1,0 +1,36 @@
+// The one shape of an access-log line, shared by the monolith's pipeline and
+// the gateway, so a log search works the same on both.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+
+export interface AccessFacts {
+  requestId: string;
+  /** Normalised when normalisation succeeded; never with the query string. */
+  path: string;
+  /** performance.now() when the request arrived. */
+  started: number;
+  service: string;
+}
+
+export function logAccess(
+  log: Logger,
+  exchange: { req: IncomingMessage; res: ServerResponse; facts: AccessFacts },
+  extra?: Record<string, unknown>,
+): void {
+  const { req, res, facts } = exchange;
+  log.info(
+    {
+      requestId: facts.requestId,
+      method: req.method,
+      path: facts.path,
+      status: res.statusCode,
+      durationMs: Math.round((performance.now() - facts.started) * 100) / 100,
+      service: facts.service,
+      ...extra,
+      ...(res.writableFinished ? {} : { aborted: true }),
+    },
+    'request',
+  );
+}
