@@ -6,7 +6,8 @@ import { defineService } from 'cleave';
 import { z } from 'zod';
 import type { Post } from './posts.ts';
 
-export const chat = defineService('chat');
+// Two replicas when split: a message sent to one reaches sockets held by the other, over the bus.
+export const chat = defineService('chat', { scale: { min: 2 } });
 
 const Incoming = z.object({ type: z.literal('chat'), text: z.string().trim().min(1).max(500) });
 

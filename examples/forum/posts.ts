@@ -6,7 +6,8 @@ import { defineService, HttpError, reply } from 'cleave';
 import { z } from 'zod';
 import { config } from './config.ts';
 
-export const posts = defineService('posts');
+// Two replicas when split: reads are the hot path, and the stats job still runs once per tick.
+export const posts = defineService('posts', { scale: { min: 2 } });
 
 export interface Post {
   id: string;
@@ -62,12 +63,14 @@ posts.get('/api/stats', async (ctx) => {
 
 // Users belong to the auth service; posts learns of them by event, not by
 // reading auth's data.
-posts.on<{ id: string }>('user.created', async (_user, ctx) => {
-  await ctx.store<number>('counters').update('users', (count) => (count ?? 0) + 1);
+// A listener runs in every replica of the service when split, so it must be
+// idempotent: it records who exists (a put keyed by user id), never "add one".
+posts.on<{ id: string; username: string }>('user.created', async (user, ctx) => {
+  await ctx.store<{ username: string }>('users').put(user.id, { username: user.username });
 });
 
 posts.cron('stats', config.values.FORUM_STATS_SCHEDULE, async (ctx) => {
-  const [all, users] = await Promise.all([ctx.store<Post>('posts').list(), ctx.store<number>('counters').get('users')]);
-  const stats: Stats = { posts: all.length, users: users?.value ?? 0, updatedAt: new Date().toISOString() };
+  const [all, users] = await Promise.all([ctx.store<Post>('posts').list(), ctx.store('users').list()]);
+  const stats: Stats = { posts: all.length, users: users.length, updatedAt: new Date().toISOString() };
   await ctx.store<Stats>('stats').put('current', stats);
 });

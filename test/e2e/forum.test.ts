@@ -15,7 +15,7 @@ for (const mode of ['dev', 'start'] as const) {
   });
   after(async () => {
     const children = childPids(forum.child.pid ?? 0);
-    if (mode === 'start') assert.equal(children.length, 4, 'a process per service');
+    if (mode === 'start') assert.equal(children.length, 6, 'web, auth, 2 × posts, 2 × chat');
     assert.equal(await forum.stop(), 0);
     // SIGTERM leaves no process behind.
     const deadline = Date.now() + 5000;
