@@ -57,6 +57,12 @@ export interface ScalePolicy {
 
 export interface ServiceOptions {
   scale?: Partial<ScalePolicy>;
+  /**
+   * How the gateway spreads this service's requests over its replicas when split:
+   * `least-in-flight` suits uneven request costs; `round-robin` is plain rotation.
+   * @default 'least-in-flight'
+   */
+  balancer?: 'least-in-flight' | 'round-robin';
 }
 
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -76,6 +82,7 @@ export class Service {
 
   /** How many processes this service runs as when the app is split. */
   readonly scale: ScalePolicy;
+  readonly balancer: 'least-in-flight' | 'round-robin';
 
   constructor(name: string, options: ServiceOptions = {}) {
     if (!SERVICE_NAME.test(name)) {
@@ -87,6 +94,10 @@ export class Service {
       throw new AppDefinitionError(`service ${name}: scale needs whole numbers 1 <= min <= max, got ${min}..${max}`);
     }
     this.scale = { min, max };
+    this.balancer = options.balancer ?? 'least-in-flight';
+    if (!['least-in-flight', 'round-robin'].includes(this.balancer)) {
+      throw new AppDefinitionError(`service ${name}: balancer must be least-in-flight or round-robin`);
+    }
     this.name = name;
   }
 

@@ -31,7 +31,9 @@ export async function start(options: StartOptions): Promise<void> {
   const log = createLogger({ level: config.LOG_LEVEL, base: { role: 'gateway' } });
   const { app, modulePath } = await loadApp(options.appDir);
 
-  const pools = new UpstreamPools();
+  const pools = new UpstreamPools({
+    balancerOf: (service) => app.services.find((candidate) => candidate.name === service)?.balancer,
+  });
   const registry: ReplicaRegistry = {
     ready: (service, replica) => pools.add(service, new Replica(replica.id, { socketPath: replica.socketPath })),
     gone: (service, id) => void pools.remove(service, id),

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { LeastInFlight, RoundRobin } from '../balancer/index.ts';
 import { Replica } from '../upstream/replica.ts';
 import { UpstreamPools } from './pools.ts';
 
@@ -29,6 +30,15 @@ describe('UpstreamPools', () => {
     server.closeAllConnections();
     server.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("uses each service's own balancer choice, else the default", async () => {
+    const pools = new UpstreamPools({ balancerOf: (service) => (service === 'rr' ? 'round-robin' : undefined) });
+    pools.add('rr', new Replica('rr#1', { socketPath }));
+    pools.add('other', new Replica('other#1', { socketPath }));
+    assert.ok(pools.get('rr')?.balancer instanceof RoundRobin);
+    assert.ok(pools.get('other')?.balancer instanceof LeastInFlight);
+    await pools.close(100);
   });
 
   it('keeps replicas per service and replaces the array on every change', async () => {

@@ -10,6 +10,8 @@ import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 export interface UpstreamPoolsOptions {
   /** @default 'least-in-flight' */
   balancer?: BalancerName;
+  /** A service's own choice (its `defineService` option), over `balancer`. */
+  balancerOf?: (service: string) => BalancerName | undefined;
   /** Longest wait for a connection to a replica; past it the next replica is tried. @default 2000 */
   connectTimeoutMs?: number;
   /**
@@ -25,13 +27,14 @@ export interface UpstreamPoolsOptions {
 export class ServicePool {
   readonly service: string;
   readonly budget: RetryBudget;
-  readonly #balancer: Balancer;
+  /** Which strategy orders this pool's candidates. */
+  readonly balancer: Balancer;
   #replicas: readonly Replica[] = [];
   readonly #dispatchers = new Map<Replica, Pool>();
 
   constructor(service: string, balancer: Balancer, budget: RetryBudget) {
     this.service = service;
-    this.#balancer = balancer;
+    this.balancer = balancer;
     this.budget = budget;
   }
 
@@ -41,7 +44,7 @@ export class ServicePool {
 
   /** One request's candidates, best first; the caller skips what isn't available. */
   candidates(): Candidates {
-    return this.#balancer.candidates(this.#replicas);
+    return this.balancer.candidates(this.#replicas);
   }
 
   /** Undefined once the replica has been removed (a pick made just before): try the next one. */
@@ -92,7 +95,7 @@ export class UpstreamPools {
     if (!pool) {
       pool = new ServicePool(
         service,
-        balancerFor(this.#options.balancer ?? 'least-in-flight'),
+        balancerFor(this.#options.balancerOf?.(service) ?? this.#options.balancer ?? 'least-in-flight'),
         new RetryBudget(this.#options.retryBudget),
       );
       this.#pools.set(service, pool);
