@@ -21,31 +21,12 @@ environment: PORT, HOST, LOG_LEVEL, CLEAVE_ACCESS_LOG, CLEAVE_STORE (memory|file
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'dev': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: { port: { type: 'string' } },
-      });
-      const appDir = positionals[0];
-      if (!appDir || positionals.length > 1)
-        throw new UsageError('cleave dev takes one app folder: cleave dev <app-dir>');
-      await dev({ appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
+    case 'dev':
+      await dev(appArgs('dev', rest));
       return;
-    }
-    case 'start': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: { port: { type: 'string' } },
-      });
-      const appDir = positionals[0];
-      if (!appDir || positionals.length > 1) {
-        throw new UsageError('cleave start takes one app folder: cleave start <app-dir>');
-      }
-      await start({ appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
+    case 'start':
+      await start(appArgs('start', rest));
       return;
-    }
     case 'version':
     case '--version': {
       const { default: pkg } = await import('../../package.json', { with: { type: 'json' } });
@@ -61,6 +42,16 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`unknown command "${command}"; run cleave help`);
   }
+}
+
+/** `<app-dir> [--port n]`, the arguments dev and start share. */
+function appArgs(command: string, args: string[]): { appDir: string; port?: number } {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { port: { type: 'string' } } });
+  const appDir = positionals[0];
+  if (!appDir || positionals.length > 1) {
+    throw new UsageError(`cleave ${command} takes one app folder: cleave ${command} <app-dir>`);
+  }
+  return { appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) };
 }
 
 function parsePort(raw: string): number {
