@@ -10,6 +10,8 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface ServerUnderTest {
   child: ChildProcess;
   port: number;
+  /** The first lines it logged, kept as they come (e.g. where its replicas are); at most 1000. */
+  startupLog: string[];
   stop(): Promise<void>;
 }
 
@@ -25,18 +27,26 @@ export async function startServer(
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const startupLog: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
+    let listening = false;
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        if (startupLog.length < 1000) startupLog.push(line);
         const match = /"port":(\d+)/.exec(line);
         if (match && line.includes('listening')) {
-          child.stdout?.off('data', onData);
-          child.stdout?.resume(); // keep draining its logs, as a log collector would
+          listening = true;
           resolve(Number(match[1]));
-          return;
         }
+      }
+      if (listening && startupLog.length >= 1000) {
+        // Enough kept: from here just drain its logs, as a log collector would, at no cost.
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
       }
     };
     child.stdout?.on('data', onData);
@@ -46,6 +56,7 @@ export async function startServer(
   return {
     child,
     port,
+    startupLog,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
