@@ -239,6 +239,13 @@ export class AppDefinitionError extends CleaveError {
   readonly source = 'internal';
 }
 
+/** The public port can't be bound: in use by another process, or not ours to take. */
+export class ListenFailedError extends CleaveError {
+  readonly code = 'CLEAVE_LISTEN_FAILED';
+  readonly status = 500;
+  readonly source = 'internal';
+}
+
 export class InternalError extends CleaveError {
   readonly code = 'CLEAVE_INTERNAL';
   readonly status = 500;

@@ -21,6 +21,16 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   });
 
 describe('routes', () => {
+  it('answers the health path for load balancers, and HEAD with no body', async () => {
+    const res = await fetch(`${running.url}/_cleave/health`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(await res.json(), { status: 'ok' });
+    const head = await fetch(`${running.url}/_cleave/health`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+  });
+
   it('passes path params and the query to the handler', async () => {
     const res = await fetch(`${running.url}/hello/ada?x=1&y=two`);
     assert.equal(res.status, 200);

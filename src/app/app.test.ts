@@ -33,6 +33,14 @@ describe('defineApp', () => {
     assert.throws(() => defineApp({ name: 'x', services: [c, d] }), /static files at \/ are declared by both/);
   });
 
+  it("refuses routes under /_cleave/, cleave's own paths", () => {
+    const a = defineService('a').get('/_cleave/health', () => null);
+    assert.throws(() => defineApp({ name: 'x', services: [a] }), {
+      code: 'CLEAVE_APP_INVALID',
+      message: /GET \/_cleave\/health: paths under \/_cleave\/ are cleave's own/,
+    });
+  });
+
   it('finds tasks by id', () => {
     const service = defineService('math');
     const double = service.task('double', (n: number) => n * 2);

@@ -2,6 +2,7 @@
 // the whole definition once, so a clash is a start-up error, not a 3 a.m. one.
 
 import { AppDefinitionError } from '../errors.ts';
+import { RESERVED_PREFIX } from '../http/health-endpoint.ts';
 import type { Config, ConfigSpec } from '../config/config.ts';
 import type { Service } from './service.ts';
 import type { TaskDefinition } from './task.ts';
@@ -28,6 +29,9 @@ export function defineApp(options: AppOptions): App {
   const routes = new Map<string, string>();
   for (const service of options.services) {
     for (const route of service.routes) {
+      if (route.path.startsWith(RESERVED_PREFIX)) {
+        throw new AppDefinitionError(`${route.method} ${route.path}: paths under ${RESERVED_PREFIX} are cleave's own`);
+      }
       const key = `${route.method} ${route.path.replace(/:[^/]+/g, ':')}`;
       const owner = routes.get(key);
       if (owner) {

@@ -18,6 +18,12 @@ export const runtimeConfigSpec = {
   CLEAVE_TASK_THREADS: env.int({ default: 0, min: 0, max: 1024 }),
   /** Comma-separated peer IPs whose X-Forwarded-* headers the gateway believes. */
   CLEAVE_TRUSTED_PROXIES: env.optional(),
+  /** Split mode: how often the gateway probes each replica's health. */
+  CLEAVE_HEALTH_INTERVAL_MS: env.int({ default: 1000, min: 10, max: 600_000 }),
+  /** Split mode: a probe not answered within this takes the replica out of its pool. */
+  CLEAVE_HEALTH_TIMEOUT_MS: env.int({ default: 1000, min: 10, max: 600_000 }),
+  /** Split mode: a replica unhealthy this long is killed and restarted; 0 never restarts one. */
+  CLEAVE_UNHEALTHY_RESTART_MS: env.int({ default: 10_000, min: 0, max: 3_600_000 }),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

@@ -5,6 +5,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import { balancerFor, type Balancer, type BalancerName, type Candidates } from '../balancer/index.ts';
 import type { Replica, ReplicaAddress } from '../upstream/replica.ts';
+import { HealthProbes, type HealthProbeOptions } from './health-probes.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 
 export interface UpstreamPoolsOptions {
@@ -22,6 +23,8 @@ export interface UpstreamPoolsOptions {
   keepAliveTimeoutMs?: number;
   /** Per service. @default Envoy's: 20% of in-flight requests, at least 3 */
   retryBudget?: RetryBudgetOptions;
+  /** Active health checks of every replica, or false for none. @default every 1 s, 1 s deadline */
+  healthProbes?: HealthProbeOptions | false;
 }
 
 export class ServicePool {
@@ -80,9 +83,11 @@ export class ServicePool {
 export class UpstreamPools {
   readonly #pools = new Map<string, ServicePool>();
   readonly #options: UpstreamPoolsOptions;
+  readonly #probes: HealthProbes | undefined;
 
   constructor(options: UpstreamPoolsOptions = {}) {
     this.#options = options;
+    this.#probes = options.healthProbes === false ? undefined : new HealthProbes(options.healthProbes);
   }
 
   /** The service's pool, undefined while it has never had a replica. */
@@ -100,7 +105,9 @@ export class UpstreamPools {
       );
       this.#pools.set(service, pool);
     }
-    pool.add(replica, dispatcherFor(replica.address, this.#options));
+    const dispatcher = dispatcherFor(replica.address, this.#options);
+    pool.add(replica, dispatcher);
+    this.#probes?.watch(replica, dispatcher);
   }
 
   /**
@@ -108,11 +115,15 @@ export class UpstreamPools {
    * already on them have finished (undici's close() waits for them).
    */
   async remove(service: string, replicaId: string): Promise<void> {
-    await this.#pools.get(service)?.remove(replicaId)?.close();
+    const pool = this.#pools.get(service);
+    const replica = pool?.replicas.find((known) => known.id === replicaId);
+    if (replica) this.#probes?.unwatch(replica);
+    await pool?.remove(replicaId)?.close();
   }
 
   /** Closes every connection: gracefully within `graceMs`, then by force. */
   async close(graceMs = 5000): Promise<void> {
+    this.#probes?.stop();
     const dispatchers = [...this.#pools.values()].flatMap((pool) => pool.dispatchers());
     this.#pools.clear();
     await Promise.all(

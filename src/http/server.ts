@@ -6,7 +6,14 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { BadRequestError, type CleaveError, HeadersTooLargeError, RequestTimeoutError } from '../errors.ts';
+import {
+  BadRequestError,
+  type CleaveError,
+  HeadersTooLargeError,
+  ListenFailedError,
+  RequestTimeoutError,
+} from '../errors.ts';
+import { answerHealthProbe, isHealthProbe } from './health-endpoint.ts';
 import { writeRawError } from './raw-error.ts';
 import type { RequestPipeline } from './request-handler.ts';
 import type { Duplex } from 'node:stream';
@@ -77,9 +84,10 @@ export class HttpServer {
     // A socket file left by a replica that was SIGKILLed would make listen fail with EADDRINUSE.
     if ('path' in target) await rm(target.path, { force: true });
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (error: NodeJS.ErrnoException) => reject(listenFailed(target, error));
+      this.server.once('error', failed);
       const done = () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       };
       if ('path' in target) this.server.listen(target.path, done);
@@ -118,6 +126,7 @@ export class HttpServer {
       if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
       this.pipeline.closed(req, res);
     });
+    if (isHealthProbe(req)) return answerHealthProbe(req, res, this.draining);
     this.pipeline.handle(req, res);
   }
 
@@ -131,6 +140,17 @@ export class HttpServer {
       });
     });
   }
+}
+
+function listenFailed(target: ListenTarget, error: NodeJS.ErrnoException): ListenFailedError {
+  const where = 'path' in target ? target.path : `port ${target.port}${target.host ? ` on ${target.host}` : ''}`;
+  const why =
+    error.code === 'EADDRINUSE'
+      ? 'is in use by another process (set PORT or --port to another one)'
+      : error.code === 'EACCES'
+        ? 'needs privileges this process lacks (use a port above 1023)'
+        : `cannot be bound: ${error.message}`;
+  return new ListenFailedError(`${where} ${why}`, { cause: error });
 }
 
 function clientErrorOf(error: NodeJS.ErrnoException): CleaveError {

@@ -1,4 +1,4 @@
-// What a replica and the supervisor say to each other over a fork() IPC channel. Every
+// What a replica or the gateway and the supervisor say to each other over a fork() IPC channel. Every
 // message carries the `cleave` marker: user code may use the same channel for its own
 // messages, and both ends ignore anything without it.
 
@@ -54,7 +54,48 @@ export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unk
 /** replica → supervisor: listening at `address` (a unix socket path); send it traffic. */
 export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };
 
-export type IpcMessage = RpcRequest | RpcResponse | SubscribeMessage | PublishMessage | EventMessage | ReadyMessage;
+/** gateway → supervisor: send me every ready replica now, and each change after. */
+export type WatchReplicasMessage = Tagged & { type: 'watch-replicas' };
+
+export interface ReplicaEntry {
+  service: string;
+  id: string;
+  /** A unix socket path. */
+  address: string;
+}
+
+/** supervisor → gateway, the answer to watch-replicas: every replica ready now. */
+export type ReplicasMessage = Tagged & { type: 'replicas'; replicas: ReplicaEntry[] };
+
+/** supervisor → gateway: a replica listens at `address` (a unix socket path) and may get traffic. */
+export type ReplicaUpMessage = Tagged & { type: 'replica-up' } & ReplicaEntry;
+
+/** supervisor → gateway: the replica's process is gone (or going): out of the pool at once. */
+export type ReplicaDownMessage = Tagged & { type: 'replica-down'; service: string; id: string };
+
+/** gateway → supervisor: an active probe's verdict flipped. */
+export type ReplicaHealthMessage = Tagged & { type: 'replica-health'; service: string; id: string; healthy: boolean };
+
+/** gateway → supervisor: accepting connections on `port`. */
+export type ListeningMessage = Tagged & { type: 'listening'; port: number; host: string };
+
+/** gateway → supervisor: the port could not be bound; start-up stops with this error. */
+export type ListenFailedMessage = Tagged & { type: 'listen-failed'; error: WireError };
+
+export type IpcMessage =
+  | RpcRequest
+  | RpcResponse
+  | SubscribeMessage
+  | PublishMessage
+  | EventMessage
+  | ReadyMessage
+  | WatchReplicasMessage
+  | ReplicasMessage
+  | ReplicaUpMessage
+  | ReplicaDownMessage
+  | ReplicaHealthMessage
+  | ListeningMessage
+  | ListenFailedMessage;
 
 const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'request',
@@ -64,6 +105,13 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'publish',
   'event',
   'ready',
+  'watch-replicas',
+  'replicas',
+  'replica-up',
+  'replica-down',
+  'replica-health',
+  'listening',
+  'listen-failed',
 ]);
 
 /**

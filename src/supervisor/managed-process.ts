@@ -100,6 +100,14 @@ export class ManagedProcess {
   }
 
   /**
+   * SIGKILL to the running child, for one that is alive but no longer serving. Its exit
+   * counts as a crash: it is restarted with back-off, and a loop of them ends in gave-up.
+   */
+  kill(): void {
+    if (this.#state === 'running') this.#child?.kill('SIGKILL');
+  }
+
+  /**
    * SIGTERM, then SIGKILL if the process is still there after `graceMs`; resolves once it
    * has exited. Cancels a pending restart. Safe in any state, and every call shares one stop.
    */

@@ -64,6 +64,11 @@ export class ServicePool {
     await Promise.all(this.#processes.map((managed) => managed.stop(graceMs)));
   }
 
+  /** Kills a replica that is alive but not serving; it comes back through the restart back-off. */
+  replace(id: string): void {
+    this.#processes.find((managed) => managed.role === id)?.kill();
+  }
+
   get pids(): Array<number | undefined> {
     return this.#processes.map((managed) => managed.pid);
   }

@@ -1,6 +1,9 @@
 // The control plane of a split app: owns the one store and the locks, is the
-// event hub, and runs each service as a pool of replica processes. Replicas
-// reach it over IPC; a registry (the gateway) learns where to send traffic.
+// event hub, runs each service as a pool of replica processes, and runs the
+// gateway process in front of them. Replicas and the gateway reach it over IPC;
+// the gateway (and any other registry) learns where to send traffic, and tells
+// it which replicas fail their health probes: one that stays unhealthy is
+// replaced, as an orchestrator's liveness probe would.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +18,7 @@ import { MemoryLock } from '../lock/memory.ts';
 import { embeddedStore } from '../runtime/ports.ts';
 import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
+import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
 
 export interface SupervisorOptions {
@@ -22,7 +26,10 @@ export interface SupervisorOptions {
   appModule: string;
   config: RuntimeConfig;
   log: Logger;
-  registry: ReplicaRegistry;
+  /** Told of every ready and gone replica (besides the gateway, when there is one). */
+  registry?: ReplicaRegistry;
+  /** Runs the gateway process on PORT in front of the pools. @default false */
+  gateway?: boolean;
   /** Where replicas' tagged log lines go. @default process.stdout */
   out?: Writable;
 }
@@ -32,7 +39,10 @@ export class Supervisor {
   #store: StoreBackend | undefined;
   #hub: IpcHub | undefined;
   #pools: ServicePool[] = [];
+  #gateway: GatewayProcess | undefined;
   #socketDir: string | undefined;
+  /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
+  readonly #unhealthy = new Map<string, NodeJS.Timeout>();
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -42,9 +52,9 @@ export class Supervisor {
     return this.#pools;
   }
 
-  /** Resolves once every replica of every pool is ready. */
-  async start(): Promise<void> {
-    const { app, appModule, config, log, registry, out } = this.#options;
+  /** Resolves once every replica of every pool is ready and the gateway (if any) listens, with its address. */
+  async start(): Promise<GatewayAddress | undefined> {
+    const { app, appModule, config, log, out } = this.#options;
     app.config?.load();
     this.#store = coalesceReads(embeddedStore(config, log));
     await this.#store.start();
@@ -52,6 +62,17 @@ export class Supervisor {
     // Unix socket paths are limited to ~107 bytes: a short folder under the system tmp.
     this.#socketDir = await mkdtemp(join(tmpdir(), 'cleave-'));
     const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
+    if (this.#options.gateway) {
+      this.#gateway = new GatewayProcess({
+        appModule,
+        hub: this.#hub,
+        log,
+        ...(out ? { out } : {}),
+        env: { CLEAVE_SECRET: secret },
+        onHealth: (service, id, healthy) => this.#healthChanged(service, id, healthy),
+      });
+    }
+    const registry = bothOf(this.#gateway, this.#options.registry);
     for (const service of app.services) {
       this.#pools.push(
         new ServicePool({
@@ -68,14 +89,56 @@ export class Supervisor {
         }),
       );
     }
-    await Promise.all(this.#pools.map((pool) => pool.start()));
+    // The gateway loads (a second or so) while the replicas do, and listens once they are ready.
+    const listening = this.#gateway?.start();
+    try {
+      await Promise.all(this.#pools.map((pool) => pool.start()));
+    } catch (error) {
+      listening?.catch(() => {}); // the start failed already; its own failure is moot
+      throw error;
+    }
+    this.#gateway?.open();
+    return listening;
   }
 
-  /** Stops every replica (each drains), then the hub, then flushes the store. Safe after a partial start. */
+  /**
+   * Stops the gateway (it finishes the requests in flight), then every replica (each drains),
+   * then the hub, then flushes the store. Safe after a partial start.
+   */
   async stop(graceMs = this.#options.config.CLEAVE_STOP_GRACE_MS): Promise<void> {
+    for (const timer of this.#unhealthy.values()) clearTimeout(timer);
+    this.#unhealthy.clear();
+    await this.#gateway?.stop(graceMs);
     await Promise.all(this.#pools.map((pool) => pool.stop(graceMs)));
     await this.#hub?.stop();
     await this.#store?.stop();
     if (this.#socketDir) await rm(this.#socketDir, { recursive: true, force: true });
   }
+
+  #healthChanged(service: string, id: string, healthy: boolean): void {
+    clearTimeout(this.#unhealthy.get(id));
+    this.#unhealthy.delete(id);
+    const after = this.#options.config.CLEAVE_UNHEALTHY_RESTART_MS;
+    if (healthy || after === 0) return;
+    const timer = setTimeout(() => {
+      this.#unhealthy.delete(id);
+      this.#options.log.warn({ service, replica: id, unhealthyMs: after }, 'replica unhealthy too long: replacing it');
+      this.#pools.find((pool) => pool.service === service)?.replace(id);
+    }, after);
+    timer.unref();
+    this.#unhealthy.set(id, timer);
+  }
+}
+
+function bothOf(first: ReplicaRegistry | undefined, second: ReplicaRegistry | undefined): ReplicaRegistry {
+  return {
+    ready(service, replica) {
+      first?.ready(service, replica);
+      second?.ready(service, replica);
+    },
+    gone(service, id) {
+      first?.gone(service, id);
+      second?.gone(service, id);
+    },
+  };
 }

@@ -1,6 +1,7 @@
-// Health with hysteresis: one result never flips a replica, a run of them does. Passive
-// results (real requests) and active probes feed the same counter, so a replica failing both
-// leaves after `unhealthyAfter` results of either kind, in any mix.
+// Health with hysteresis: one passive result (a real request) never flips a replica, a run
+// of them does. An active probe that fails is decisive: the probe is cheap and answered by
+// the replica's own event loop, so a miss means a process that is not serving, and it leaves
+// the pool at once. Coming back always takes a run of successes, of either kind.
 
 export interface HealthOptions {
   /**
@@ -40,6 +41,14 @@ export class Health {
 
   get healthy(): boolean {
     return this.#healthy;
+  }
+
+  /** A failed active probe: unhealthy now, whatever the streak; true when it flipped `healthy`. */
+  failNow(): boolean {
+    this.#streak = 0;
+    if (!this.#healthy) return false;
+    this.#healthy = false;
+    return true;
   }
 
   /** Counts one result; true when it flipped `healthy`. */

@@ -109,14 +109,20 @@ export class Replica {
     return new ReplicaLease(this);
   }
 
-  /** A request or probe got an answer (any HTTP status: the process is serving). */
+  /** A request got an answer (any HTTP status: the process is serving). */
   recordSuccess(): void {
     if (!this.#down && this.#health.record(true)) this.#publish();
   }
 
-  /** A request or probe could not reach the replica: refused, reset, or timed out. */
+  /** A request could not reach the replica: refused, reset, or timed out. */
   recordFailure(): void {
     if (!this.#down && this.#health.record(false)) this.#publish();
+  }
+
+  /** The active probe's verdict: a failure takes the replica out at once (health.ts). */
+  recordProbe(ok: boolean): void {
+    if (this.#down) return;
+    if (ok ? this.#health.record(true) : this.#health.failNow()) this.#publish();
   }
 
   /** No new requests; those in flight finish. One way: a drained replica is replaced, not revived. */

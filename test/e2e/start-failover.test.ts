@@ -2,11 +2,8 @@
 // load costs no client an error, and the supervisor brings the replica back.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { childPids, type CleaveProcess, isRunning, startCleave } from '../helpers/spawn-cleave.ts';
-
-const titleOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
 
 describe('cleave start under failure', { timeout: 60_000 }, () => {
   let app: CleaveProcess;

@@ -34,6 +34,15 @@ export function childPids(pid: number): number[] {
     .map(Number);
 }
 
+/** What `ps` shows for `pid`: `cleave posts#2` once the process has set its title. */
+export function titleOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** Alive and not a zombie: some containers never reap orphans. */
 export function isRunning(pid: number): boolean {
   try {

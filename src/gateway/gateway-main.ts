@@ -1,0 +1,64 @@
+// The entry of the gateway process in split mode (`cleave gateway`): the app's route table,
+// the public port, and the replicas the supervisor reports over IPC. Forked by the
+// supervisor with CLEAVE_APP_MODULE set and the same environment as the supervisor (PORT,
+// HOST, CLEAVE_*); exits with it, never an orphan.
+
+import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { ConfigError } from '../errors.ts';
+import { channelOfProcess } from '../ipc/channel.ts';
+import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
+import { toWire } from '../shared/error-wire.ts';
+import { createLogger } from '../observability/logger.ts';
+import { loadApp } from '../runtime/load-app.ts';
+import { stopOnSignals } from '../cli/signals.ts';
+import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
+import { Gateway } from './gateway.ts';
+
+setTitle(roleFromArgv() ?? 'gateway');
+const appModule = process.env.CLEAVE_APP_MODULE;
+if (!appModule)
+  throw new ConfigError('CLEAVE_APP_MODULE', 'is required in the gateway process (the supervisor sets it)');
+const channel = channelOfProcess();
+const config = loadRuntimeConfig();
+const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role: 'gateway' } });
+const { app } = await loadApp(appModule);
+
+const gateway = new Gateway({
+  app,
+  config,
+  log,
+  onHealth: (service, id, healthy) =>
+    channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),
+});
+const known = new Promise<void>((resolve) => {
+  channel.onMessage((message) => {
+    if (!isIpcMessage(message)) return;
+    switch (message.type) {
+      case 'replicas':
+        for (const { service, id, address } of message.replicas) gateway.ready(service, { id, socketPath: address });
+        return resolve();
+      case 'replica-up':
+        return gateway.ready(message.service, { id: message.id, socketPath: message.address });
+      case 'replica-down':
+        return gateway.gone(message.service, message.id);
+      default:
+    }
+  });
+});
+// Asked only now that the listener above is in place: a message arriving earlier would be lost.
+channel.send({ cleave: PROTOCOL_VERSION, type: 'watch-replicas' });
+
+const grace = config.CLEAVE_STOP_GRACE_MS;
+exitWithParent({ beforeExit: () => gateway.stop(1000), graceMs: 2000 });
+stopOnSignals(() => gateway.stop(grace), { log, graceMs: grace });
+// Listening only once the replicas are known, so a restarted gateway never answers 502 for
+// want of a replica that was there all along.
+await known;
+try {
+  const address = await gateway.listen();
+  channel.send({ cleave: PROTOCOL_VERSION, type: 'listening', port: address.port, host: address.address });
+  log.info({ port: address.port }, 'gateway listening');
+} catch (error) {
+  // The supervisor stops the start-up with this error as its one line; no restart can fix it.
+  channel.send({ cleave: PROTOCOL_VERSION, type: 'listen-failed', error: toWire(error) }, () => process.exit(1));
+}

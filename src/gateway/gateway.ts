@@ -1,0 +1,95 @@
+// The gateway, assembled: the proxy pipeline and the upgrade proxy on one HTTP server, in
+// front of one keep-alive pool per replica, actively probed. It learns where replicas are
+// from whoever runs them (ready / gone): in split mode, the supervisor over IPC
+// (gateway-main.ts).
+
+import diagnostics_channel from 'node:diagnostics_channel';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { App } from '../app/app.ts';
+import type { RuntimeConfig } from '../config/runtime-config.ts';
+import { Router } from '../http/router.ts';
+import { HttpServer } from '../http/server.ts';
+import { Replica, type ReplicaHealthMessage } from '../upstream/replica.ts';
+import { TrustedProxies } from './forwarded.ts';
+import { UpstreamPools } from './pools.ts';
+import { createProxy } from './proxy.ts';
+import { UpgradeProxy } from './upgrade.ts';
+
+export interface GatewayOptions {
+  app: App;
+  config: RuntimeConfig;
+  log: Logger;
+  /** Hears each flip of a replica's health (probes and passive checks). */
+  onHealth?: (service: string, id: string, healthy: boolean) => void;
+}
+
+const healthChannel = diagnostics_channel.channel('cleave:upstream:health');
+
+export class Gateway {
+  readonly pools: UpstreamPools;
+  readonly #server: HttpServer;
+  readonly #log: Logger;
+  readonly #onHealth: GatewayOptions['onHealth'];
+  /** Replicas of this gateway, to their service: the health channel is process-wide. */
+  readonly #services = new Map<Replica, string>();
+  readonly #healthListener = (message: unknown) => this.#healthChanged(message as ReplicaHealthMessage);
+
+  constructor(options: GatewayOptions) {
+    const { app, config, log } = options;
+    this.#log = log;
+    this.#onHealth = options.onHealth;
+    this.pools = new UpstreamPools({
+      balancerOf: (service) => app.services.find((candidate) => candidate.name === service)?.balancer,
+      healthProbes: { intervalMs: config.CLEAVE_HEALTH_INTERVAL_MS, timeoutMs: config.CLEAVE_HEALTH_TIMEOUT_MS },
+    });
+    const router = new Router(app);
+    const trustedProxies = new TrustedProxies(
+      (config.CLEAVE_TRUSTED_PROXIES ?? '')
+        .split(',')
+        .map((ip) => ip.trim())
+        .filter(Boolean),
+    );
+    this.#server = new HttpServer({
+      pipeline: createProxy({ router, pools: this.pools, log, trustedProxies, accessLog: config.CLEAVE_ACCESS_LOG }),
+      hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),
+      log,
+      listen: { port: config.PORT, host: config.HOST },
+    });
+    healthChannel.subscribe(this.#healthListener);
+  }
+
+  /** A replica listens at `socketPath`: it gets traffic from now on (in place of one with its id). */
+  ready(service: string, replica: { id: string; socketPath: string }): void {
+    if (this.pools.get(service)?.replicas.some((known) => known.id === replica.id)) this.gone(service, replica.id);
+    const view = new Replica(replica.id, { socketPath: replica.socketPath });
+    this.#services.set(view, service);
+    this.pools.add(service, view);
+  }
+
+  /** The replica's process is gone: out of every pick at once. */
+  gone(service: string, id: string): void {
+    for (const [replica, owner] of this.#services)
+      if (owner === service && replica.id === id) this.#services.delete(replica);
+    void this.pools.remove(service, id);
+  }
+
+  listen(): Promise<AddressInfo> {
+    return this.#server.listen() as Promise<AddressInfo>;
+  }
+
+  /** Stops taking requests, finishes those in flight (up to `graceMs`), then closes the pools. */
+  async stop(graceMs: number): Promise<void> {
+    healthChannel.unsubscribe(this.#healthListener);
+    await this.#server.stop(graceMs);
+    await this.pools.close(1000);
+  }
+
+  #healthChanged({ replica, healthy, down }: ReplicaHealthMessage): void {
+    const service = this.#services.get(replica);
+    if (service === undefined || down) return; // another gateway's, or gone (the supervisor logs exits)
+    if (healthy) this.#log.info({ service, replica: replica.id }, 'replica healthy again');
+    else this.#log.warn({ service, replica: replica.id }, 'replica unhealthy: out of the pool');
+    this.#onHealth?.(service, replica.id, healthy);
+  }
+}
