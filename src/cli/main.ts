@@ -10,13 +10,14 @@ const USAGE = `usage: cleave <command> [options]
 commands:
   dev <app-dir>     run every service of the app in one process
                     --port <n>   listen on n (default: $PORT or 3000)
-  start <app-dir>   run the app split: a gateway on PORT and a pool of
-                    processes per service (--port as for dev)
+  start <app-dir>   run the app split: a supervisor, a gateway process on PORT
+                    and a pool of processes per service (--port as for dev)
   help              show this text
   version           print cleave's version
 
 environment: PORT, HOST, LOG_LEVEL, CLEAVE_ACCESS_LOG, CLEAVE_STORE (memory|file), CLEAVE_DATA_DIR,
-             CLEAVE_SECRET, CLEAVE_TASK_THREADS, CLEAVE_STOP_GRACE_MS`;
+             CLEAVE_SECRET, CLEAVE_TASK_THREADS, CLEAVE_STOP_GRACE_MS, CLEAVE_TRUSTED_PROXIES,
+             CLEAVE_HEALTH_INTERVAL_MS, CLEAVE_HEALTH_TIMEOUT_MS, CLEAVE_UNHEALTHY_RESTART_MS`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
