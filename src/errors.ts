@@ -239,6 +239,14 @@ export class AppDefinitionError extends CleaveError {
   readonly source = 'internal';
 }
 
+/** No supervisor answers where one was expected: `cleave status` for a port nothing serves. */
+export class SupervisorUnavailableError extends CleaveError {
+  readonly code = 'CLEAVE_SUPERVISOR_UNAVAILABLE';
+  readonly status = 503;
+  readonly source = 'internal';
+  override readonly retryable = true;
+}
+
 /** The public port can't be bound: in use by another process, or not ours to take. */
 export class ListenFailedError extends CleaveError {
   readonly code = 'CLEAVE_LISTEN_FAILED';

@@ -64,12 +64,18 @@ describe('defineService', () => {
     assert.throws(() => service.task('t', () => 1), /declared twice/);
   });
 
-  it('takes a scale policy, defaulting to one replica', () => {
-    assert.deepEqual(defineService('one').scale, { min: 1, max: 1 });
-    assert.deepEqual(defineService('many', { scale: { min: 3 } }).scale, { min: 3, max: 3 });
-    assert.deepEqual(defineService('range', { scale: { min: 2, max: 8 } }).scale, { min: 2, max: 8 });
+  it('takes a scale policy: one replica at least, up to the machine budget, with default targets', () => {
+    const defaults = { target: { inFlight: 100, eventLoop: 0.7 }, downAfterMs: 30_000 };
+    assert.deepEqual(defineService('one').scale, { min: 1, max: Infinity, ...defaults });
+    assert.deepEqual(defineService('many', { scale: { min: 3 } }).scale, { min: 3, max: Infinity, ...defaults });
+    const range = defineService('range', { scale: { min: 2, max: 8, target: { inFlight: 4 }, downAfterMs: 5000 } });
+    assert.deepEqual(range.scale, { min: 2, max: 8, target: { inFlight: 4, eventLoop: 0.7 }, downAfterMs: 5000 });
     assert.throws(() => defineService('bad', { scale: { min: 0 } }), { code: 'CLEAVE_APP_INVALID' });
     assert.throws(() => defineService('bad', { scale: { min: 4, max: 2 } }), { code: 'CLEAVE_APP_INVALID' });
+    assert.throws(() => defineService('bad', { scale: { target: { eventLoop: 1.5 } } }), {
+      code: 'CLEAVE_APP_INVALID',
+    });
+    assert.throws(() => defineService('bad', { scale: { target: { inFlight: 0 } } }), { code: 'CLEAVE_APP_INVALID' });
   });
 
   it('types params from the path and the body from its schema', () => {

@@ -12,12 +12,18 @@ export interface AppOptions {
   services: Service[];
   /** Environment variables the app reads, validated before anything starts. */
   config?: Config<ConfigSpec>;
+  /**
+   * Most replicas all the app's pools may run together when split (CLEAVE_REPLICA_BUDGET
+   * overrides it). @default the sum of the pools' mins plus one per core
+   */
+  replicaBudget?: number;
 }
 
 export interface App {
   readonly name: string;
   readonly services: readonly Service[];
   readonly config: Config<ConfigSpec> | undefined;
+  readonly replicaBudget: number | undefined;
 }
 
 export function defineApp(options: AppOptions): App {
@@ -59,7 +65,16 @@ export function defineApp(options: AppOptions): App {
       statics.set(folder.prefix, service.name);
     }
   }
-  return Object.freeze({ name: options.name, services: Object.freeze([...options.services]), config: options.config });
+  const budget = options.replicaBudget;
+  if (budget !== undefined && !(Number.isInteger(budget) && budget >= 1)) {
+    throw new AppDefinitionError(`replicaBudget must be a positive whole number, got ${budget}`);
+  }
+  return Object.freeze({
+    name: options.name,
+    services: Object.freeze([...options.services]),
+    config: options.config,
+    replicaBudget: budget,
+  });
 }
 
 /** Finds a task by its id, 'service.name'. */

@@ -48,21 +48,53 @@ export interface CronOptions {
   timezone?: string;
 }
 
+/** What one replica of a pool is aimed to carry; the autoscaler adds replicas past it. */
+export interface ScaleTargets {
+  /**
+   * Requests in flight per replica (time-weighted mean). High when handlers wait on slow I/O
+   * or queue behind a busy loop; Knative's concurrency target has the same default. @default 100
+   */
+  inFlight: number;
+  /** Event-loop utilisation per replica, 0–1 (perf_hooks: the share of time the loop was busy). @default 0.7 */
+  eventLoop: number;
+}
+
 export interface ScalePolicy {
   /** Replicas a split app starts with and never goes below. @default 1 */
   min: number;
-  /** Most replicas autoscaling may run (a later issue reads it). @default min */
+  /** Most replicas autoscaling may run; also bounded by the machine's budget. @default Infinity (the budget) */
   max: number;
+  target: ScaleTargets;
+  /**
+   * The pool shrinks only after wanting fewer replicas for this long (the stabilisation
+   * window), so a lull between bursts does not cost a restart. @default 30000
+   */
+  downAfterMs: number;
 }
 
 export interface ServiceOptions {
-  scale?: Partial<ScalePolicy>;
+  scale?: Partial<Omit<ScalePolicy, 'target'>> & { target?: Partial<ScaleTargets> };
   /**
    * How the gateway spreads this service's requests over its replicas when split:
    * `least-in-flight` suits uneven request costs; `round-robin` is plain rotation.
    * @default 'least-in-flight'
    */
   balancer?: 'least-in-flight' | 'round-robin';
+}
+
+function scalePolicy(service: string, options: ServiceOptions['scale'] = {}): ScalePolicy {
+  const min = options.min ?? 1;
+  const max = options.max ?? Infinity;
+  if (!Number.isInteger(min) || min < 1 || !(max === Infinity || Number.isInteger(max)) || max < min) {
+    throw new AppDefinitionError(`service ${service}: scale needs whole numbers 1 <= min <= max, got ${min}..${max}`);
+  }
+  const target = { inFlight: options.target?.inFlight ?? 100, eventLoop: options.target?.eventLoop ?? 0.7 };
+  if (!(target.inFlight > 0) || !(target.eventLoop > 0 && target.eventLoop <= 1)) {
+    throw new AppDefinitionError(`service ${service}: scale targets need inFlight > 0 and 0 < eventLoop <= 1`);
+  }
+  const downAfterMs = options.downAfterMs ?? 30_000;
+  if (!(downAfterMs >= 0)) throw new AppDefinitionError(`service ${service}: scale.downAfterMs must be >= 0`);
+  return { min, max, target, downAfterMs };
 }
 
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -88,12 +120,7 @@ export class Service {
     if (!SERVICE_NAME.test(name)) {
       throw new AppDefinitionError(`service name "${name}" must match ${SERVICE_NAME} (lower case, digits, dashes)`);
     }
-    const min = options.scale?.min ?? 1;
-    const max = options.scale?.max ?? Math.max(min, 1);
-    if (!Number.isInteger(min) || min < 1 || !Number.isInteger(max) || max < min) {
-      throw new AppDefinitionError(`service ${name}: scale needs whole numbers 1 <= min <= max, got ${min}..${max}`);
-    }
-    this.scale = { min, max };
+    this.scale = scalePolicy(name, options.scale);
     this.balancer = options.balancer ?? 'least-in-flight';
     if (!['least-in-flight', 'round-robin'].includes(this.balancer)) {
       throw new AppDefinitionError(`service ${name}: balancer must be least-in-flight or round-robin`);

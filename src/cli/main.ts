@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { CleaveError, UsageError } from '../errors.ts';
 import { dev } from './dev.ts';
 import { start } from './start.ts';
+import { status } from './status.ts';
 
 const USAGE = `usage: cleave <command> [options]
 
@@ -12,6 +13,10 @@ commands:
                     --port <n>   listen on n (default: $PORT or 3000)
   start <app-dir>   run the app split: a supervisor, a gateway process on PORT
                     and a pool of processes per service (--port as for dev)
+  status            every pool of the running split app: replicas now / desired /
+                    min / max, load, recent scaling decisions
+                    --port <n>   the app serving n (default: $PORT or 3000)
+                    --json       one JSON object with a pools array
   help              show this text
   version           print cleave's version
 
@@ -28,6 +33,17 @@ async function main(argv: string[]): Promise<void> {
     case 'start':
       await start(appArgs('start', rest));
       return;
+    case 'status': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { port: { type: 'string' }, json: { type: 'boolean', default: false } },
+      });
+      if (positionals.length > 0)
+        throw new UsageError('cleave status takes no folder: cleave status [--port n] [--json]');
+      await status({ json: values.json, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
+      return;
+    }
     case 'version':
     case '--version': {
       const { default: pkg } = await import('../../package.json', { with: { type: 'json' } });

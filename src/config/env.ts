@@ -62,6 +62,16 @@ export const env = {
     );
   },
 
+  /** An optional integer: undefined when unset. */
+  optionalInt(options: { min?: number; max?: number } = {}) {
+    const parse = env.int(options)['~standard'];
+    return schema<number | undefined>((raw) => {
+      if (raw === undefined || raw === '') return { value: undefined };
+      const result = parse.validate(raw) as StandardSchemaV1.Result<number>;
+      return result.issues ? { problem: result.issues[0]?.message ?? 'invalid' } : { value: result.value };
+    });
+  },
+
   port(options: Common<number> = {}) {
     return env.int({ ...options, min: 0, max: 65535 });
   },

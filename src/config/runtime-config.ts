@@ -24,6 +24,14 @@ export const runtimeConfigSpec = {
   CLEAVE_HEALTH_TIMEOUT_MS: env.int({ default: 1000, min: 10, max: 600_000 }),
   /** Split mode: a replica unhealthy this long is killed and restarted; 0 never restarts one. */
   CLEAVE_UNHEALTHY_RESTART_MS: env.int({ default: 10_000, min: 0, max: 3_600_000 }),
+  /** Split mode: pools grow and shrink with their load; off keeps each at its min. */
+  CLEAVE_AUTOSCALE: env.bool({ default: true }),
+  /** Split mode: most replicas all pools together may run; 0 = the sum of the mins plus one per core. */
+  CLEAVE_REPLICA_BUDGET: env.int({ default: 0, min: 0, max: 100_000 }),
+  /** Split mode: overrides every pool's scale-down stabilisation window. */
+  CLEAVE_SCALE_DOWN_AFTER_MS: env.optionalInt({ min: 0, max: 86_400_000 }),
+  /** Split mode: the autoscaler's control-loop period. */
+  CLEAVE_SCALE_INTERVAL_MS: env.int({ default: 250, min: 10, max: 60_000 }),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

@@ -41,6 +41,13 @@ const known = new Promise<void>((resolve) => {
         return gateway.ready(message.service, { id: message.id, socketPath: message.address });
       case 'replica-down':
         return gateway.gone(message.service, message.id);
+      case 'replica-drain': {
+        const { id } = message;
+        void gateway
+          .drain(message.service, id)
+          .finally(() => channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-drained', id }));
+        return;
+      }
       default:
     }
   });

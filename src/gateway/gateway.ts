@@ -74,6 +74,13 @@ export class Gateway {
     void this.pools.remove(service, id);
   }
 
+  /** Out of every pick at once; resolves when the requests already sent to it have finished. */
+  async drain(service: string, id: string): Promise<void> {
+    for (const [replica, owner] of this.#services)
+      if (owner === service && replica.id === id) this.#services.delete(replica);
+    await this.pools.remove(service, id);
+  }
+
   listen(): Promise<AddressInfo> {
     return this.#server.listen() as Promise<AddressInfo>;
   }

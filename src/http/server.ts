@@ -3,6 +3,7 @@
 // finishes in-flight requests before closing connections.
 
 import { rm } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -48,6 +49,10 @@ export type ListenTarget =
 export class HttpServer {
   private readonly server: Server;
   private inFlight = 0;
+  /** ∫ inFlight dt since `loadSince`, in request·ms: a point sample would be noise. */
+  private inFlightArea = 0;
+  private lastChange = performance.now();
+  private loadSince = this.lastChange;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -100,6 +105,25 @@ export class HttpServer {
     return this.inFlight;
   }
 
+  /** The time-weighted mean of requests in flight since the last call (the autoscaler's signal). */
+  takeMeanInFlight(): number {
+    const now = performance.now();
+    this.inFlightArea += this.inFlight * (now - this.lastChange);
+    this.lastChange = now;
+    const elapsed = now - this.loadSince;
+    const mean = elapsed > 0 ? this.inFlightArea / elapsed : this.inFlight;
+    this.inFlightArea = 0;
+    this.loadSince = now;
+    return mean;
+  }
+
+  private countInFlight(change: 1 | -1): void {
+    const now = performance.now();
+    this.inFlightArea += this.inFlight * (now - this.lastChange);
+    this.lastChange = now;
+    this.inFlight += change;
+  }
+
   /**
    * Stops accepting, lets in-flight requests finish (up to `graceMs`), closes
    * WebSockets with 1001, then closes every connection left.
@@ -117,12 +141,12 @@ export class HttpServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.inFlight++;
+    this.countInFlight(1);
     // Once draining, tell keep-alive clients to reconnect (elsewhere) for their next request.
     if (this.draining) res.setHeader('connection', 'close');
     // One listener per request does both jobs: each listener costs measurably (bench/pipeline.ts).
     res.on('close', () => {
-      this.inFlight--;
+      this.countInFlight(-1);
       if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
       this.pipeline.closed(req, res);
     });

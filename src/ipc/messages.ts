@@ -54,6 +54,15 @@ export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unk
 /** replica → supervisor: listening at `address` (a unix socket path); send it traffic. */
 export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };
 
+/** replica → supervisor, a few times a second: the autoscaler's signals. */
+export type LoadMessage = Tagged & { type: 'load'; inFlight: number; eventLoop: number };
+
+/** supervisor → gateway: stop sending this replica requests, and say when none is in flight. */
+export type ReplicaDrainMessage = Tagged & { type: 'replica-drain'; service: string; id: string };
+
+/** gateway → supervisor: the replica named in replica-drain has no request left at the gateway. */
+export type ReplicaDrainedMessage = Tagged & { type: 'replica-drained'; id: string };
+
 /** gateway → supervisor: send me every ready replica now, and each change after. */
 export type WatchReplicasMessage = Tagged & { type: 'watch-replicas' };
 
@@ -89,6 +98,9 @@ export type IpcMessage =
   | PublishMessage
   | EventMessage
   | ReadyMessage
+  | LoadMessage
+  | ReplicaDrainMessage
+  | ReplicaDrainedMessage
   | WatchReplicasMessage
   | ReplicasMessage
   | ReplicaUpMessage
@@ -105,6 +117,9 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'publish',
   'event',
   'ready',
+  'load',
+  'replica-drain',
+  'replica-drained',
   'watch-replicas',
   'replicas',
   'replica-up',

@@ -4,6 +4,7 @@
 // CLEAVE_SOCKET_PATH set; it says `ready` once it listens, and exits with its
 // supervisor (never an orphan).
 
+import { performance } from 'node:perf_hooks';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
 import { ConfigError } from '../errors.ts';
 import { channelOfProcess } from '../ipc/channel.ts';
@@ -14,6 +15,8 @@ import { stopOnSignals } from '../cli/signals.ts';
 import { loadApp } from './load-app.ts';
 import { ipcPorts } from './ports.ts';
 import { Runtime } from './runtime.ts';
+
+const LOAD_REPORT_MS = 250;
 
 function required(name: string): string {
   const value = process.env[name];
@@ -42,3 +45,22 @@ stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS 
 await runtime.start();
 channel.send({ cleave: PROTOCOL_VERSION, type: 'ready', service, address: socketPath });
 log.info({ service, socket: socketPath }, 'replica ready');
+reportLoad();
+
+/** The autoscaler's signals, a few times a second: requests in flight and event-loop utilisation. */
+function reportLoad(): void {
+  let last = performance.eventLoopUtilization();
+  const timer = setInterval(() => {
+    if (channel.closed) return;
+    const now = performance.eventLoopUtilization();
+    const { utilization } = performance.eventLoopUtilization(now, last);
+    last = now;
+    channel.send({
+      cleave: PROTOCOL_VERSION,
+      type: 'load',
+      inFlight: Number(runtime.takeMeanInFlight().toFixed(2)),
+      eventLoop: Number(utilization.toFixed(3)),
+    });
+  }, LOAD_REPORT_MS);
+  timer.unref();
+}

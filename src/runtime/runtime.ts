@@ -90,6 +90,11 @@ export class Runtime {
     return this.server.listen();
   }
 
+  /** Mean requests in flight since the last call: one of the autoscaler's signals. */
+  takeMeanInFlight(): number {
+    return this.server?.takeMeanInFlight() ?? 0;
+  }
+
   /** Safe after a partial start: each part stops only if it was started. */
   async stop(): Promise<void> {
     const { config } = this.options;

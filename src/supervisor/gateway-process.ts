@@ -45,6 +45,8 @@ export class GatewayProcess implements ReplicaRegistry {
   /** A gateway that asked before open(): answered then. */
   #waiting: IpcChannel | undefined;
   #open = false;
+  /** Drains the gateway has not confirmed yet, by replica id. */
+  readonly #drains = new Map<string, () => void>();
   #address: GatewayAddress | undefined;
   #starting: { resolve: (address: GatewayAddress) => void; reject: (error: Error) => void } | undefined;
 
@@ -67,6 +69,9 @@ export class GatewayProcess implements ReplicaRegistry {
       onEvent: (event) => {
         if (event.type === 'exited') {
           this.#watcher = undefined;
+          // A gateway that is gone sends nothing anywhere: those drains are done.
+          for (const done of this.#drains.values()) done();
+          this.#drains.clear();
           if (this.#starting) {
             // Never listened: a restart would fail the same way (a bad app module, say).
             this.#failStart(
@@ -133,6 +138,21 @@ export class GatewayProcess implements ReplicaRegistry {
     this.#tell({ cleave: PROTOCOL_VERSION, type: 'replica-down', service, id });
   }
 
+  /**
+   * The gateway stops picking the replica and confirms once the requests it sent there have
+   * finished; at once when no gateway is watching (a restarted one never hears of it).
+   */
+  drain(service: string, id: string): Promise<void> {
+    this.#replicas.delete(id);
+    const watcher = this.#watcher;
+    if (!watcher || watcher.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#drains.get(id)?.();
+      this.#drains.set(id, resolve);
+      watcher.send({ cleave: PROTOCOL_VERSION, type: 'replica-drain', service, id });
+    });
+  }
+
   #tell(message: IpcMessage): void {
     const watcher = this.#watcher;
     if (watcher && !watcher.closed) watcher.send(message);
@@ -157,6 +177,10 @@ export class GatewayProcess implements ReplicaRegistry {
       case 'listen-failed':
         if (this.#starting) this.#failStart(fromWire(message.error));
         else this.#options.log.error({ error: message.error }, 'restarted gateway cannot listen');
+        return;
+      case 'replica-drained':
+        this.#drains.get(message.id)?.();
+        this.#drains.delete(message.id);
         return;
       case 'replica-health':
         this.#options.onHealth?.(message.service, message.id, message.healthy);

@@ -7,11 +7,15 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { App } from '../app/app.ts';
+import type { ScalePolicy } from '../app/service.ts';
+import { Autoscaler } from '../autoscale/autoscaler.ts';
+import { ScaleLoop } from '../autoscale/control-loop.ts';
+import { DecisionLog } from '../autoscale/decision-log.ts';
 import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { IpcHub } from '../ipc/hub.ts';
 import { MemoryLock } from '../lock/memory.ts';
@@ -20,6 +24,8 @@ import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
+import { AdminServer } from './admin-server.ts';
+import type { AppStatus } from './status.ts';
 
 export interface SupervisorOptions {
   app: App;
@@ -41,11 +47,26 @@ export class Supervisor {
   #pools: ServicePool[] = [];
   #gateway: GatewayProcess | undefined;
   #socketDir: string | undefined;
+  #address: GatewayAddress | undefined;
+  readonly #autoscaler: Autoscaler;
+  readonly #decisions: DecisionLog;
+  #loop: ScaleLoop | undefined;
+  #admin: AdminServer | undefined;
   /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
   readonly #unhealthy = new Map<string, NodeJS.Timeout>();
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
+    const { app, config } = options;
+    const floor = app.services.reduce((sum, service) => sum + service.scale.min, 0);
+    // Room for one replica per core above the pools' floors, unless told otherwise; never
+    // less than the floors themselves.
+    const budget = config.CLEAVE_REPLICA_BUDGET || app.replicaBudget || floor + availableParallelism();
+    this.#autoscaler = new Autoscaler({
+      budget: Math.max(budget, floor),
+      ...(config.CLEAVE_SCALE_DOWN_AFTER_MS === undefined ? {} : { downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS }),
+    });
+    this.#decisions = new DecisionLog(options.log);
   }
 
   get pools(): readonly ServicePool[] {
@@ -86,6 +107,7 @@ export class Supervisor {
           ...(out ? { out } : {}),
           // One secret for every replica, so a session made by one is valid at another.
           env: { CLEAVE_SECRET: secret },
+          drainGraceMs: config.CLEAVE_STOP_GRACE_MS,
         }),
       );
     }
@@ -98,7 +120,66 @@ export class Supervisor {
       throw error;
     }
     this.#gateway?.open();
-    return listening;
+    this.#address = await listening;
+    if (this.#address) {
+      this.#admin = new AdminServer(this.#address.port, () => this.status());
+      await this.#admin.listen();
+    }
+    if (config.CLEAVE_AUTOSCALE) {
+      this.#loop = new ScaleLoop({
+        pools: this.#pools,
+        policyOf: (service) => this.#policyOf(service),
+        autoscaler: this.#autoscaler,
+        decisions: this.#decisions,
+        log,
+        intervalMs: config.CLEAVE_SCALE_INTERVAL_MS,
+      });
+      this.#loop.start();
+    }
+    return this.#address;
+  }
+
+  /** Every pool as `cleave status` shows it. */
+  status(): AppStatus {
+    const { app, config } = this.#options;
+    return {
+      app: app.name,
+      pid: process.pid,
+      port: this.#address?.port,
+      autoscale: this.#loop !== undefined,
+      replicaBudget: this.#autoscaler.budget,
+      pools: this.#pools.map((pool) => {
+        const policy = this.#policyOf(pool.service);
+        const loads = pool.loads();
+        return {
+          service: pool.service,
+          kind: 'requests' as const,
+          replicas: {
+            ready: pool.readyCount,
+            now: pool.size,
+            desired: this.#loop?.desiredOf(pool.service) ?? pool.size,
+            min: policy.min,
+            max: this.#autoscaler.maxOf(policy),
+          },
+          inFlight: loads.reduce((sum, load) => sum + load.inFlight, 0),
+          eventLoop:
+            loads.length === 0
+              ? 0
+              : Number((loads.reduce((sum, load) => sum + load.eventLoop, 0) / loads.length).toFixed(3)),
+          queueDepth: 0,
+          target: policy.target,
+          scaled: this.#decisions.countsOf(pool.service),
+          downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS ?? policy.downAfterMs,
+        };
+      }),
+      decisions: this.#decisions.recent(),
+    };
+  }
+
+  #policyOf(service: string): ScalePolicy {
+    const found = this.#options.app.services.find((candidate) => candidate.name === service);
+    if (!found) throw new RangeError(`no service ${service}`);
+    return found.scale;
   }
 
   /**
@@ -106,6 +187,8 @@ export class Supervisor {
    * then the hub, then flushes the store. Safe after a partial start.
    */
   async stop(graceMs = this.#options.config.CLEAVE_STOP_GRACE_MS): Promise<void> {
+    this.#loop?.stop();
+    await this.#admin?.close();
     for (const timer of this.#unhealthy.values()) clearTimeout(timer);
     this.#unhealthy.clear();
     await this.#gateway?.stop(graceMs);
@@ -139,6 +222,9 @@ function bothOf(first: ReplicaRegistry | undefined, second: ReplicaRegistry | un
     gone(service, id) {
       first?.gone(service, id);
       second?.gone(service, id);
+    },
+    async drain(service, id) {
+      await Promise.all([first?.drain?.(service, id), second?.drain?.(service, id)]);
     },
   };
 }

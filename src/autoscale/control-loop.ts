@@ -1,0 +1,73 @@
+// The supervisor's control loop: every period, read each pool's size and its replicas'
+// latest loads, ask the Autoscaler for each pool's desired size, record every decision, and
+// resize. Resizing is not awaited: a drain may take seconds, and the loop keeps its period;
+// a pool's size counts replicas starting and not those leaving, so a step never asks twice.
+
+import type { Logger } from 'pino';
+import type { ScalePolicy } from '../app/service.ts';
+import type { Autoscaler, ReplicaLoad } from './autoscaler.ts';
+import type { DecisionLog } from './decision-log.ts';
+
+/** What the loop needs of a pool (supervisor/service-pool.ts). */
+export interface ScalablePool {
+  readonly service: string;
+  readonly size: number;
+  loads(): ReplicaLoad[];
+  resize(size: number): Promise<void>;
+}
+
+export interface ScaleLoopOptions {
+  pools: readonly ScalablePool[];
+  policyOf: (service: string) => ScalePolicy;
+  autoscaler: Autoscaler;
+  decisions: DecisionLog;
+  log: Logger;
+  /** @default 250 */
+  intervalMs?: number;
+}
+
+export class ScaleLoop {
+  readonly #options: ScaleLoopOptions;
+  readonly #desired = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: ScaleLoopOptions) {
+    this.#options = options;
+    for (const pool of options.pools) this.#desired.set(pool.service, pool.size);
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => this.step(), this.#options.intervalMs ?? 250);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** What the last step wanted for `service`. */
+  desiredOf(service: string): number | undefined {
+    return this.#desired.get(service);
+  }
+
+  /** One control-loop step; public so tests can drive it. */
+  step(): void {
+    const { pools, policyOf, autoscaler, decisions, log } = this.#options;
+    const states = pools.map((pool) => ({
+      service: pool.service,
+      policy: policyOf(pool.service),
+      current: pool.size,
+      loads: pool.loads(),
+    }));
+    const { desired, decisions: made } = autoscaler.step(states);
+    for (const decision of made) decisions.record(decision);
+    for (const pool of pools) {
+      const size = desired.get(pool.service);
+      if (size === undefined) continue;
+      this.#desired.set(pool.service, size);
+      if (size === pool.size) continue;
+      pool.resize(size).catch((err: unknown) => log.error({ err, service: pool.service }, 'resize failed'));
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// `cleave status [--port n] [--json]`: asks the supervisor serving the port (PORT, or 3000)
+// for every pool and prints them, as a table or as one JSON object.
+
+import { request } from 'node:http';
+import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { SupervisorUnavailableError } from '../errors.ts';
+import { adminSocketPath } from '../supervisor/admin-server.ts';
+import type { AppStatus } from '../supervisor/status.ts';
+
+export interface StatusOptions {
+  port?: number;
+  json: boolean;
+}
+
+export async function status(options: StatusOptions): Promise<void> {
+  const port = options.port ?? loadRuntimeConfig().PORT;
+  const current = await fetchStatus(port);
+  process.stdout.write(options.json ? `${JSON.stringify(current)}\n` : formatStatus(current));
+}
+
+export function fetchStatus(port: number, timeoutMs = 3000): Promise<AppStatus> {
+  const socketPath = adminSocketPath(port);
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/status', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as AppStatus);
+        } catch {
+          reject(new SupervisorUnavailableError(`the supervisor serving port ${port} answered something else`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const why =
+        error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? 'is not running' : `failed: ${error.message}`;
+      reject(
+        new SupervisorUnavailableError(`no cleave start serves port ${port}: its supervisor ${why} (${socketPath})`),
+      );
+    });
+    req.end();
+  });
+}
+
+export function formatStatus(current: AppStatus): string {
+  const header = [
+    'SERVICE',
+    'KIND',
+    'READY',
+    'NOW',
+    'DESIRED',
+    'MIN',
+    'MAX',
+    'IN-FLIGHT',
+    'LOOP',
+    'QUEUE',
+    'UP',
+    'DOWN',
+  ];
+  const rows = current.pools.map((pool) => [
+    pool.service,
+    pool.kind,
+    String(pool.replicas.ready),
+    String(pool.replicas.now),
+    String(pool.replicas.desired),
+    String(pool.replicas.min),
+    String(pool.replicas.max),
+    String(pool.inFlight),
+    pool.eventLoop.toFixed(2),
+    String(pool.queueDepth),
+    String(pool.scaled.up),
+    String(pool.scaled.down),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `${cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd()}\n`;
+  const total = current.pools.reduce((sum, pool) => sum + pool.replicas.now, 0);
+  let text =
+    `${current.app}: port ${current.port ?? '?'}, supervisor pid ${current.pid}, ` +
+    `${total} of ${current.replicaBudget} replicas, autoscale ${current.autoscale ? 'on' : 'off'}\n\n`;
+  text += line(header) + rows.map(line).join('');
+  const recent = current.decisions.slice(-10);
+  text += recent.length === 0 ? '\nno scaling decisions yet\n' : '\nrecent scaling decisions:\n';
+  for (const decision of recent) {
+    text += `  ${decision.at.slice(11, 23)}  ${decision.service} ${decision.from} → ${decision.to}  ${decision.reason}\n`;
+  }
+  return text;
+}

@@ -1,0 +1,168 @@
+// `cleave start` with a pool that autoscales: under CPU load it grows at once, with no
+// failed request; once calm for its window it shrinks back, draining the leaving replicas
+// first (their WebSockets close with 1001), again with no failed request; `cleave status
+// --json` shows all of it.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { AppStatus } from '../../src/supervisor/status.ts';
+import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
+import { openSocket, type TestSocket } from '../helpers/ws-client.ts';
+
+const CLI = fileURLToPath(new URL('../../bin/cleave.js', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function statusOf(port: number): Promise<AppStatus> {
+  const child = spawn(process.execPath, [CLI, 'status', '--port', String(port), '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number];
+  assert.equal(code, 0);
+  return JSON.parse(out) as AppStatus;
+}
+
+/** Requests in `loops` parallel loops until `stop()`; every non-200 or error is kept. */
+function load(url: string, loops: number, pauseMs = 0) {
+  let running = true;
+  const failures: string[] = [];
+  const pids = new Set<number>();
+  let requests = 0;
+  const loop = async () => {
+    while (running) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        requests++;
+        if (res.status !== 200) failures.push(`${res.status} ${await res.text()}`);
+        else pids.add(((await res.json()) as { pid: number }).pid);
+      } catch (error) {
+        failures.push(String(error));
+      }
+      if (pauseMs > 0) await sleep(pauseMs);
+    }
+  };
+  const done = Promise.all(Array.from({ length: loops }, loop));
+  return {
+    failures,
+    pids,
+    requests: () => requests,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+async function until<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
+  let app: CleaveProcess;
+  const workers = () => childPids(app.child.pid ?? 0).filter((pid) => titleOf(pid).startsWith('cleave work#'));
+
+  before(async () => {
+    app = await startCleave(['start', 'test/fixtures/autoscaled'], {
+      CLEAVE_TASK_THREADS: '1',
+      CLEAVE_ACCESS_LOG: 'false',
+      CLEAVE_REPLICA_BUDGET: '3',
+    });
+  });
+  after(async () => {
+    const children = childPids(app.child.pid ?? 0);
+    assert.equal(await app.stop(), 0);
+    await until(() => (children.some(isRunning) ? undefined : true), 5000, 'every child gone');
+  });
+
+  it('grows under load with no failed request, then shrinks after its window with none either', async () => {
+    const initial = await statusOf(app.port);
+    assert.deepEqual(initial.pools[0]?.replicas, { ready: 1, now: 1, desired: 1, min: 1, max: 3 });
+    assert.equal(workers().length, 1);
+
+    const burn = load(`${app.url}/burn?ms=4`, 6);
+    let grown: AppStatus;
+    try {
+      grown = await until(
+        async () => {
+          const current = await statusOf(app.port);
+          return (current.pools[0]?.replicas.ready ?? 0) >= 2 ? current : undefined;
+        },
+        20_000,
+        'a second ready replica',
+      );
+      // The new replicas take traffic.
+      await until(() => (burn.pids.size >= 2 ? true : undefined), 10_000, 'requests served by a new replica');
+    } finally {
+      await burn.stop();
+    }
+    assert.deepEqual(burn.failures, [], `${burn.failures.length} of ${burn.requests()} requests failed while growing`);
+    const up = grown.decisions.find((decision) => decision.service === 'work' && decision.to > decision.from);
+    assert.ok(up, 'a scale-up decision');
+    assert.match(up.reason, /event loop/);
+    assert.ok(up.signals.eventLoop > 0.5, `signals carried: ${JSON.stringify(up.signals)}`);
+    assert.ok((grown.pools[0]?.scaled.up ?? 0) >= 1);
+    assert.ok(app.logs.some((line) => line.msg === `scaled work up to ${up.to}` && line.reason === up.reason));
+
+    // Calm, with sockets open and light traffic: the pool shrinks back to 1 after 2 s.
+    const sockets: TestSocket[] = await Promise.all(
+      Array.from({ length: 6 }, () => openSocket(`${app.url.replace('http', 'ws')}/ws`)),
+    );
+    const pids = await Promise.all(sockets.map(async (socket) => ((await socket.next()) as { pid: number }).pid));
+    assert.ok(new Set(pids).size >= 2, 'the sockets spread over the replicas');
+    const light = load(`${app.url}/pid`, 1, 20);
+    let shrunk: AppStatus;
+    try {
+      shrunk = await until(
+        async () => {
+          const current = await statusOf(app.port);
+          return current.pools[0]?.replicas.now === 1 && workers().length === 1 ? current : undefined;
+        },
+        20_000,
+        'back to one replica',
+      );
+      await sleep(300);
+    } finally {
+      await light.stop();
+    }
+    assert.deepEqual(
+      light.failures,
+      [],
+      `${light.failures.length} of ${light.requests()} requests failed while shrinking`,
+    );
+    assert.ok(light.requests() > 20, `light traffic ran: ${light.requests()}`);
+    const down = shrunk.decisions.find((decision) => decision.service === 'work' && decision.to < decision.from);
+    assert.ok(down, 'a scale-down decision');
+    assert.match(down.reason, /below target for 2 s/);
+
+    // Sockets held by the replicas that left were closed politely; the rest stay open.
+    const remaining = workers();
+    const results = await Promise.all(
+      sockets.map(async (socket, index) => ({
+        pid: pids[index],
+        closed: await Promise.race([socket.closed, sleep(200).then(() => undefined)]),
+      })),
+    );
+    const onLeft = results.filter((result) => !remaining.includes(result.pid ?? 0));
+    assert.ok(onLeft.length > 0, `some sockets were on leaving replicas: ${JSON.stringify(results)}`);
+    assert.deepEqual(
+      onLeft.map((result) => result.closed?.code),
+      onLeft.map(() => 1001),
+    );
+    assert.ok(results.filter((result) => remaining.includes(result.pid ?? 0)).every((result) => !result.closed));
+    for (const socket of sockets) socket.close();
+  });
+});
