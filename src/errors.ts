@@ -8,6 +8,8 @@ export interface CleaveErrorOptions {
   cause?: unknown;
   /** Extra, client-safe detail sent in the JSON body (e.g. field errors). */
   details?: unknown;
+  /** When a retry may succeed; a response with this error carries `Retry-After`. */
+  retryAfterSeconds?: number;
 }
 
 export abstract class CleaveError extends Error {
@@ -18,11 +20,13 @@ export abstract class CleaveError extends Error {
   readonly retryable: boolean = false;
   abstract readonly source: ErrorSource;
   readonly details: unknown;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(message: string, options: CleaveErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** The body a client sees: code and message, never a stack. */
@@ -195,11 +199,15 @@ export class TaskNotFoundError extends CleaveError {
   readonly source = 'internal';
 }
 
+/** The queue of a service's tasks is at its bound: the work is refused, not queued (503 + Retry-After). */
 export class TaskQueueFullError extends CleaveError {
   readonly code = 'CLEAVE_TASK_QUEUE_FULL';
   readonly status = 503;
   readonly source = 'internal';
   override readonly retryable = true;
+  constructor(message: string, options: CleaveErrorOptions = {}) {
+    super(message, { retryAfterSeconds: 1, ...options });
+  }
 }
 
 export class TaskFailedError extends CleaveError {

@@ -10,6 +10,7 @@ export {
   Service,
   type CronOptions,
   type ScalePolicy,
+  type ScaleTargets,
   type ServiceOptions,
   type StaticOptions,
 } from './app/service.ts';
@@ -18,5 +19,6 @@ export type { TaskDefinition, TaskRef } from './app/task.ts';
 export { defineConfig, type Config, type ConfigSpec } from './config/config.ts';
 export { env } from './config/env.ts';
 export * from './errors.ts';
+export type { Job, JobState } from './queue/types.ts';
 export type { Collection } from './store/collection.ts';
 export type { ListOptions, PutOptions, StoredRecord } from './store/types.ts';

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { EventHandler } from '../bus/types.ts';
 import type { Collection } from '../store/collection.ts';
+import type { Job } from '../queue/types.ts';
 import type { TaskRef } from './task.ts';
 
 /** The authenticated principal, from a session cookie or a bearer token. */
@@ -30,6 +31,13 @@ export interface ServiceContext {
   off(topic: string, handler: EventHandler): void;
   /** Runs a task in the worker pool and resolves with its output. */
   run<I, O>(task: TaskRef<I, O>, input: I): Promise<O>;
+  /**
+   * Queues a task and resolves at once with its job (id, state); read it later with job().
+   * Rejects with TaskQueueFullError (503 + Retry-After when it escapes a route) past the bound.
+   */
+  enqueue<I, O>(task: TaskRef<I, O>, input: I): Promise<Job<O>>;
+  /** A job's status and, once finished, its output or error; undefined when unknown or expired. */
+  job<O = unknown>(id: string): Promise<Job<O> | undefined>;
   /** A collection owned by this service. */
   store<T = unknown>(collection: string): Collection<T>;
 }

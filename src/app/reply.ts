@@ -40,6 +40,14 @@ export const reply = {
   status(status: number, init?: Omit<ReplyInit, 'status'>): Reply {
     return new Reply({ kind: 'empty' }, { ...init, status });
   },
+  /**
+   * 202 Accepted for work that goes on after the response: `Location` says where its status
+   * will be (`reply.accepted(\`/api/exports/${job.id}\`, job)` after `ctx.enqueue`).
+   */
+  accepted(location: string, body?: unknown): Reply {
+    const init = { status: 202, headers: { location } };
+    return body === undefined ? new Reply({ kind: 'empty' }, init) : new Reply({ kind: 'json', value: body }, init);
+  },
   redirect(location: string, status: 301 | 302 | 303 | 307 | 308 = 302): Reply {
     return new Reply({ kind: 'empty' }, { status, headers: { location } });
   },

@@ -26,6 +26,8 @@ export interface PoolState {
   current: number;
   /** The latest load of each ready replica (starting ones have none yet). */
   loads: readonly ReplicaLoad[];
+  /** What "in flight" counts, for the reasons logged: requests, or tasks (running or waiting). @default 'requests' */
+  kind?: 'requests' | 'tasks';
 }
 
 export interface ScaleSignals {
@@ -155,7 +157,9 @@ export class Autoscaler {
     const described =
       byLoop >= byInFlight
         ? `event loop ${eventLoop.toFixed(2)} per replica, target ${policy.target.eventLoop}`
-        : `${Number(inFlight.toFixed(1))} requests in flight over ${ready} replicas, target ${policy.target.inFlight} each`;
+        : pool.kind === 'tasks'
+          ? `${Math.round(inFlight)} tasks running or waiting for ${ready} workers, target ${policy.target.inFlight} each`
+          : `${Number(inFlight.toFixed(1))} requests in flight over ${ready} replicas, target ${policy.target.inFlight} each`;
     return {
       pool,
       to,

@@ -8,17 +8,20 @@ import type { ScalePolicy } from '../app/service.ts';
 import type { Autoscaler, ReplicaLoad } from './autoscaler.ts';
 import type { DecisionLog } from './decision-log.ts';
 
-/** What the loop needs of a pool (supervisor/service-pool.ts). */
+/** What the loop needs of a pool (supervisor/service-pool.ts, supervisor/task-pool.ts). */
 export interface ScalablePool {
-  readonly service: string;
+  /** The pool's name in decisions and policies: `posts`, or `auth/tasks`. */
+  readonly key: string;
   readonly size: number;
+  /** @default 'requests' */
+  readonly kind?: 'requests' | 'tasks';
   loads(): ReplicaLoad[];
   resize(size: number): Promise<void>;
 }
 
 export interface ScaleLoopOptions {
   pools: readonly ScalablePool[];
-  policyOf: (service: string) => ScalePolicy;
+  policyOf: (key: string) => ScalePolicy;
   autoscaler: Autoscaler;
   decisions: DecisionLog;
   log: Logger;
@@ -33,7 +36,7 @@ export class ScaleLoop {
 
   constructor(options: ScaleLoopOptions) {
     this.#options = options;
-    for (const pool of options.pools) this.#desired.set(pool.service, pool.size);
+    for (const pool of options.pools) this.#desired.set(pool.key, pool.size);
   }
 
   start(): void {
@@ -46,28 +49,29 @@ export class ScaleLoop {
     this.#timer = undefined;
   }
 
-  /** What the last step wanted for `service`. */
-  desiredOf(service: string): number | undefined {
-    return this.#desired.get(service);
+  /** What the last step wanted for the pool named `key`. */
+  desiredOf(key: string): number | undefined {
+    return this.#desired.get(key);
   }
 
   /** One control-loop step; public so tests can drive it. */
   step(): void {
     const { pools, policyOf, autoscaler, decisions, log } = this.#options;
     const states = pools.map((pool) => ({
-      service: pool.service,
-      policy: policyOf(pool.service),
+      service: pool.key,
+      policy: policyOf(pool.key),
       current: pool.size,
       loads: pool.loads(),
+      kind: pool.kind ?? 'requests',
     }));
     const { desired, decisions: made } = autoscaler.step(states);
     for (const decision of made) decisions.record(decision);
     for (const pool of pools) {
-      const size = desired.get(pool.service);
+      const size = desired.get(pool.key);
       if (size === undefined) continue;
-      this.#desired.set(pool.service, size);
+      this.#desired.set(pool.key, size);
       if (size === pool.size) continue;
-      pool.resize(size).catch((err: unknown) => log.error({ err, service: pool.service }, 'resize failed'));
+      pool.resize(size).catch((err: unknown) => log.error({ err, pool: pool.key }, 'resize failed'));
     }
   }
 }

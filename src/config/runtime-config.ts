@@ -16,6 +16,10 @@ export const runtimeConfigSpec = {
   CLEAVE_SECRET: env.optional(),
   /** Upper bound of task worker threads. Unset: the machine's cores. */
   CLEAVE_TASK_THREADS: env.int({ default: 0, min: 0, max: 1024 }),
+  /** Tasks that may wait for a worker, per process (dev) or per service (split); past it, 503. */
+  CLEAVE_TASK_QUEUE_MAX: env.int({ default: 1000, min: 1, max: 1_000_000 }),
+  /** Split mode: the scheduling priority (nice) of task worker processes, so requests come first. */
+  CLEAVE_TASK_NICE: env.int({ default: 10, min: 0, max: 19 }),
   /** Comma-separated peer IPs whose X-Forwarded-* headers the gateway believes. */
   CLEAVE_TRUSTED_PROXIES: env.optional(),
   /** Split mode: how often the gateway probes each replica's health. */

@@ -6,6 +6,7 @@ import { parse as parseCookies } from 'cookie';
 import type { Logger } from 'pino';
 import type { EventHandler } from '../bus/types.ts';
 import type { RequestContext, ServiceContext, SignInOptions, User } from '../app/context.ts';
+import type { Job } from '../queue/types.ts';
 import type { TaskRef } from '../app/task.ts';
 import type { Collection } from '../store/collection.ts';
 import type { Authenticator } from './auth.ts';
@@ -135,6 +136,12 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   }
   run<I, O>(task: TaskRef<I, O>, input: I): Promise<O> {
     return this.base.run(task, input);
+  }
+  enqueue<I, O>(task: TaskRef<I, O>, input: I): Promise<Job<O>> {
+    return this.base.enqueue(task, input);
+  }
+  job<O = unknown>(id: string): Promise<Job<O> | undefined> {
+    return this.base.job<O>(id);
   }
   store<T = unknown>(collection: string): Collection<T> {
     return this.base.store<T>(collection);

@@ -83,6 +83,7 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
   for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
   const headers: HeaderBag = { 'x-request-id': requestId };
   if (cleaveError instanceof MethodNotAllowedError) headers.allow = cleaveError.allow.join(', ');
+  if (cleaveError.retryAfterSeconds !== undefined) headers['retry-after'] = String(cleaveError.retryAfterSeconds);
   // The unread rest of an oversized body can't be trusted as the next request.
   if (cleaveError instanceof BodyTooLargeError) headers.connection = 'close';
   const body = cleaveError.toJSON();

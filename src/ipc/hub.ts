@@ -18,6 +18,7 @@ import { MemoryBus } from '../bus/memory.ts';
 import type { Bus, EventHandler } from '../bus/types.ts';
 import { CleaveError, InternalError } from '../errors.ts';
 import type { Lock } from '../lock/types.ts';
+import type { TaskQueue } from '../queue/types.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { StoreBackend } from '../store/types.ts';
 import type { IpcChannel } from './channel.ts';
@@ -33,6 +34,8 @@ export interface IpcHubOptions {
   /** The supervisor-owned store; wrap it in coalesceReads. Its start/stop stay the caller's. */
   store: StoreBackend;
   lock: Lock;
+  /** Where replicas' tasks run (the supervisor's TaskBroker); without one, task calls fail. */
+  tasks?: TaskQueue;
   /** @default a logger that drops everything */
   log?: HubLog;
   /**
@@ -58,6 +61,7 @@ export class IpcHub {
   readonly bus: Bus;
   readonly #store: StoreBackend;
   readonly #lock: Lock;
+  readonly #tasks: TaskQueue | undefined;
   readonly #log: HubLog;
   readonly #backlogWarning: number;
   readonly #replicas = new Map<IpcChannel, Replica>();
@@ -67,6 +71,7 @@ export class IpcHub {
   constructor(options: IpcHubOptions) {
     this.#store = options.store;
     this.#lock = options.lock;
+    this.#tasks = options.tasks;
     this.#log = options.log ?? SILENT;
     this.#backlogWarning = options.backlogWarning ?? 1000;
     this.#local = new MemoryBus({
@@ -173,9 +178,20 @@ export class IpcHub {
         return this.#lock.tryAcquire(...request.args);
       case 'lock.release':
         return this.#lock.release(...request.args);
+      case 'task.run':
+        return this.#taskQueue().run(...request.args);
+      case 'task.enqueue':
+        return this.#taskQueue().enqueue(...request.args);
+      case 'task.job':
+        return this.#taskQueue().job(...request.args);
       default:
         throw new InternalError(`unknown IPC method ${(request as { method: unknown }).method as string}`);
     }
+  }
+
+  #taskQueue(): TaskQueue {
+    if (!this.#tasks) throw new InternalError('this supervisor runs no tasks');
+    return this.#tasks;
   }
 
   /** False when the message could not be serialised; a closed channel drops it (detach follows). */

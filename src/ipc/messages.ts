@@ -2,6 +2,7 @@
 // message carries the `cleave` marker: user code may use the same channel for its own
 // messages, and both ends ignore anything without it.
 
+import type { Job } from '../queue/types.ts';
 import type { WireError } from '../shared/error-wire.ts';
 import type { ListOptions, PutOptions, StoredRecord } from '../store/types.ts';
 
@@ -26,6 +27,9 @@ export interface RpcMethods {
   'store.list': { args: [collection: string, options: ListOptions]; result: StoredRecord[] };
   'lock.tryAcquire': { args: [name: string, ttlMs: number]; result: boolean };
   'lock.release': { args: [name: string]; result: void };
+  'task.run': { args: [task: string, input: unknown]; result: unknown };
+  'task.enqueue': { args: [task: string, input: unknown]; result: Job };
+  'task.job': { args: [id: string]; result: Job | undefined };
 }
 
 export type RpcMethod = keyof RpcMethods;
@@ -53,6 +57,14 @@ export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unk
 
 /** replica → supervisor: listening at `address` (a unix socket path); send it traffic. */
 export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };
+
+/** supervisor → task worker process: run this task; answer with task-result and the same `job`. */
+export type TaskRunMessage = Tagged & { type: 'task-run'; job: number; task: string; input: unknown };
+
+/** task worker process → supervisor. */
+export type TaskResultMessage = Tagged & { type: 'task-result'; job: number } & (
+    { ok: true; output: unknown } | { ok: false; error: WireError }
+  );
 
 /** replica → supervisor, a few times a second: the autoscaler's signals. */
 export type LoadMessage = Tagged & { type: 'load'; inFlight: number; eventLoop: number };
@@ -98,6 +110,8 @@ export type IpcMessage =
   | PublishMessage
   | EventMessage
   | ReadyMessage
+  | TaskRunMessage
+  | TaskResultMessage
   | LoadMessage
   | ReplicaDrainMessage
   | ReplicaDrainedMessage
@@ -117,6 +131,8 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'publish',
   'event',
   'ready',
+  'task-run',
+  'task-result',
   'load',
   'replica-drain',
   'replica-drained',

@@ -62,6 +62,11 @@ export class RpcClient {
   }
 
   call<M extends RpcMethod>(method: M, ...args: RpcArgs<M>): Promise<RpcResult<M>> {
+    return this.callWithin(this.#timeoutMs, method, ...args);
+  }
+
+  /** A call with its own deadline: a task run takes as long as the task, not a store read's 5 s. */
+  callWithin<M extends RpcMethod>(timeoutMs: number, method: M, ...args: RpcArgs<M>): Promise<RpcResult<M>> {
     if (this.#closedBy) return Promise.reject(this.#closedBy());
     if (this.#pending.size >= this.#maxPending) {
       return Promise.reject(new StoreUnavailableError(`${this.#maxPending} calls to the supervisor already waiting`));
@@ -78,12 +83,8 @@ export class RpcClient {
         return;
       }
       const timeout = (): void =>
-        this.#settle(
-          id,
-          undefined,
-          unreachable(`the supervisor did not answer ${method} within ${this.#timeoutMs} ms`),
-        );
-      this.#pending.set(id, { resolve, reject, timer: setTimeout(timeout, this.#timeoutMs) });
+        this.#settle(id, undefined, unreachable(`the supervisor did not answer ${method} within ${timeoutMs} ms`));
+      this.#pending.set(id, { resolve, reject, timer: setTimeout(timeout, timeoutMs) });
     });
   }
 

@@ -10,7 +10,8 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { findTask, type App } from '../app/app.ts';
 import { ShuttingDownError, TaskFailedError, TaskNotFoundError, TaskQueueFullError } from '../errors.ts';
-import type { RunOptions, TaskQueue } from './types.ts';
+import { JobTable } from './jobs.ts';
+import type { Job, RunOptions, TaskQueue } from './types.ts';
 import { settledWithin } from '../shared/settle-within.ts';
 
 export interface WorkerTaskQueueOptions {
@@ -24,7 +25,7 @@ export interface WorkerTaskQueueOptions {
   maxThreads?: number;
   /** How long a worker above minThreads may idle before it exits. @default 30000 */
   idleTimeoutMs?: number;
-  /** Tasks that may wait for a free worker; one more and run() rejects. @default Infinity */
+  /** Tasks that may wait for a free worker; one more and run() rejects with TaskQueueFullError. @default 1000 */
   maxQueue?: number;
   /** How long stop() waits for queued and running tasks before it terminates them. @default 30000 */
   stopTimeoutMs?: number;
@@ -56,6 +57,7 @@ export class WorkerTaskQueue implements TaskQueue {
   readonly #inFlight = new Set<Promise<unknown>>();
   #pool: Piscina<TaskRequest, TaskReply> | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #jobs = new JobTable({ admit: (task) => this.#admit(task), run: (task, input) => this.run(task, input) });
 
   constructor(options: WorkerTaskQueueOptions) {
     this.#options = options;
@@ -78,15 +80,36 @@ export class WorkerTaskQueue implements TaskQueue {
   }
 
   async run(task: string, input: unknown, options: RunOptions = {}): Promise<unknown> {
-    if (this.#stopping !== undefined) throw new ShuttingDownError(`task queue is stopping; ${task} was not run`);
-    if (findTask(this.#options.app, task) === undefined) {
-      throw new TaskNotFoundError(`no task "${task}" in app ${this.#options.app.name}`);
-    }
+    this.#admit(task);
     const running = this.#dispatch(this.#ensurePool(), task, input, options.signal);
     this.#inFlight.add(running);
     const forget = (): void => void this.#inFlight.delete(running);
     running.then(forget, forget);
     return running;
+  }
+
+  async enqueue(task: string, input: unknown): Promise<Job> {
+    return this.#jobs.enqueue(task, input);
+  }
+
+  async job(id: string): Promise<Job | undefined> {
+    return this.#jobs.get(id);
+  }
+
+  /** Refuses at once what would never run: a stopping queue, an unknown task, a full queue. */
+  #admit(task: string): void {
+    if (this.#stopping !== undefined) throw new ShuttingDownError(`task queue is stopping; ${task} was not run`);
+    if (findTask(this.#options.app, task) === undefined) {
+      throw new TaskNotFoundError(`no task "${task}" in app ${this.#options.app.name}`);
+    }
+    const pool = this.#ensurePool();
+    if (pool.queueSize >= this.#maxQueue) {
+      throw new TaskQueueFullError(`the task queue is full (${this.#maxQueue} waiting); ${task} was not run`);
+    }
+  }
+
+  get #maxQueue(): number {
+    return this.#options.maxQueue ?? 1000;
   }
 
   async #dispatch(
@@ -134,7 +157,8 @@ export class WorkerTaskQueue implements TaskQueue {
       // Each new worker pays for tsx and the app import again (hundreds of ms),
       // so a burst should find the extra workers still there.
       idleTimeout: options.idleTimeoutMs ?? 30_000,
-      maxQueue: options.maxQueue ?? Number.POSITIVE_INFINITY,
+      // Checked before each run (#admit); piscina's own bound is the backstop.
+      maxQueue: this.#maxQueue,
       // Left alone, a worker inherits process.execArgv. Flags such as --title or
       // --stack-trace-limit are fine inherited, but preloads are not: an
       // `--import`/`--require` re-runs in every worker, so a preload that starts

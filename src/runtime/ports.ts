@@ -11,6 +11,8 @@ import type { RuntimeConfig } from '../config/runtime-config.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcLock } from '../lock/ipc.ts';
+import { IpcTaskQueue } from '../queue/ipc.ts';
+import type { TaskQueue } from '../queue/types.ts';
 import { MemoryLock } from '../lock/memory.ts';
 import type { Lock } from '../lock/types.ts';
 import { coalesceReads } from '../store/coalesce.ts';
@@ -23,6 +25,8 @@ export interface Ports {
   bus: Bus;
   store: StoreBackend;
   lock: Lock;
+  /** Where tasks run, when not in this process's own worker threads (split mode). */
+  tasks?: TaskQueue;
   /** Releases what the set itself owns beyond the three (an RPC client). */
   close(): Promise<void>;
 }
@@ -54,6 +58,7 @@ export function ipcPorts(channel: IpcChannel, log: Logger): Ports {
     }),
     store: new IpcStore(rpc),
     lock: new IpcLock(rpc),
+    tasks: new IpcTaskQueue(rpc),
     close: async () => rpc.close(),
   };
 }

@@ -59,14 +59,18 @@ export class Runtime {
     this.ports = ports;
     await ports.bus.start();
     await ports.store.start();
-    this.queue = new WorkerTaskQueue({
-      // The whole app: a service may run a task another service declares.
-      app: this.options.app,
-      appModule: this.options.appModule,
-      log,
-      stopTimeoutMs: config.CLEAVE_STOP_GRACE_MS,
-      ...(config.CLEAVE_TASK_THREADS > 0 ? { maxThreads: config.CLEAVE_TASK_THREADS } : {}),
-    });
+    // Split: the supervisor's worker pools, reached over IPC. Together: this process's threads.
+    this.queue =
+      ports.tasks ??
+      new WorkerTaskQueue({
+        // The whole app: a service may run a task another service declares.
+        app: this.options.app,
+        appModule: this.options.appModule,
+        log,
+        stopTimeoutMs: config.CLEAVE_STOP_GRACE_MS,
+        maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
+        ...(config.CLEAVE_TASK_THREADS > 0 ? { maxThreads: config.CLEAVE_TASK_THREADS } : {}),
+      });
     await this.queue.start();
 
     const contexts = new ServiceContexts({ bus: ports.bus, store: ports.store, queue: this.queue }, log);

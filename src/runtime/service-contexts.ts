@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ServiceContext } from '../app/context.ts';
 import type { TaskRef } from '../app/task.ts';
 import type { Bus, EventHandler } from '../bus/types.ts';
-import type { TaskQueue } from '../queue/types.ts';
+import type { Job, TaskQueue } from '../queue/types.ts';
 import { Collection } from '../store/collection.ts';
 import type { StoreBackend } from '../store/types.ts';
 
@@ -46,6 +46,9 @@ export class ServiceContexts {
       off: (topic, handler) => bus.unsubscribe(topic, handler),
       run: <I, O>(task: TaskRef<I, O>, input: I) =>
         queue.run(typeof task === 'string' ? task : task.id, input) as Promise<O>,
+      enqueue: <I, O>(task: TaskRef<I, O>, input: I) =>
+        queue.enqueue(typeof task === 'string' ? task : task.id, input) as Promise<Job<O>>,
+      job: <O>(id: string) => queue.job(id) as Promise<Job<O> | undefined>,
       store: <T>(name: string) => {
         if (!COLLECTION_NAME.test(name)) throw new TypeError(`collection name "${name}" must match ${COLLECTION_NAME}`);
         let collection = collections.get(name);

@@ -11,6 +11,7 @@ export interface WireError {
   message: string;
   status?: number;
   details?: unknown;
+  retryAfterSeconds?: number;
 }
 
 type Details = Record<string, unknown>;
@@ -66,7 +67,9 @@ export function toWire(error: unknown): WireError {
     if (error instanceof errors.MethodNotAllowedError) details.allow = error.allow;
     if (error instanceof errors.TaskFailedError) details.task = error.task;
     if (error instanceof errors.ConfigError) details.variable = error.variable;
-    return { code: error.code, message: error.message, status: error.status, details };
+    const wire: WireError = { code: error.code, message: error.message, status: error.status, details };
+    if (error.retryAfterSeconds !== undefined) wire.retryAfterSeconds = error.retryAfterSeconds;
+    return wire;
   }
   // Anything else is an internal failure; its message may say too much to cross.
   return { code: 'CLEAVE_INTERNAL', message: 'internal error', status: 500 };
@@ -75,5 +78,10 @@ export function toWire(error: unknown): WireError {
 export function fromWire(wire: WireError): CleaveError {
   const rebuild = REBUILD[wire.code];
   if (!rebuild) return new errors.InternalError(`${wire.code}: ${wire.message}`);
-  return rebuild(wire, (wire.details as Details | undefined) ?? {});
+  const error = rebuild(wire, (wire.details as Details | undefined) ?? {});
+  if (wire.retryAfterSeconds !== undefined) {
+    // Set after construction: a class that takes no options still keeps the sender's hint.
+    Object.defineProperty(error, 'retryAfterSeconds', { value: wire.retryAfterSeconds });
+  }
+  return error;
 }

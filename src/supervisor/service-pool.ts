@@ -76,6 +76,11 @@ export class ServicePool {
     await Promise.all([...this.#members.values()].map(({ managed }) => managed.stop(graceMs)));
   }
 
+  /** The pool's name for the autoscaler: the service's. */
+  get key(): string {
+    return this.service;
+  }
+
   /** Replicas running or starting, not counting those leaving: the pool's size. */
   get size(): number {
     let size = 0;

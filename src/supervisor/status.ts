@@ -1,7 +1,7 @@
 // What `cleave status --json` prints: one object with a `pools` array, for scripts.
 
-import type { ScaleTargets } from '../app/service.ts';
-import type { ScaleDecision } from '../autoscale/autoscaler.ts';
+import type { ScalePolicy, ScaleTargets } from '../app/service.ts';
+import type { ReplicaLoad, ScaleDecision } from '../autoscale/autoscaler.ts';
 import type { ScaleCounts } from '../autoscale/decision-log.ts';
 
 export interface PoolStatus {
@@ -18,7 +18,7 @@ export interface PoolStatus {
     /** The policy's max within the machine budget. */
     max: number;
   };
-  /** Requests in flight over all ready replicas. */
+  /** Requests in flight over all ready replicas (time-weighted); for a task pool, the tasks running. */
   inFlight: number;
   /** Mean event-loop utilisation of the ready replicas, 0–1. */
   eventLoop: number;
@@ -37,4 +37,46 @@ export interface AppStatus {
   pools: PoolStatus[];
   /** Recent scaling decisions, oldest first. */
   decisions: ScaleDecision[];
+}
+
+/** What status needs of a pool, request or task. */
+interface MeasuredPool {
+  readonly service: string;
+  readonly size: number;
+  readonly readyCount: number;
+  loads(): ReplicaLoad[];
+}
+
+export function poolStatus(input: {
+  pool: MeasuredPool;
+  kind: PoolStatus['kind'];
+  policy: ScalePolicy;
+  max: number;
+  desired: number | undefined;
+  queueDepth: number;
+  /** Overrides the sum of the loads (a task pool's: the tasks running). */
+  inFlight?: number;
+  scaled: ScaleCounts;
+  downAfterMs: number;
+}): PoolStatus {
+  const { pool, policy } = input;
+  const loads = pool.loads();
+  const meanLoop = loads.length === 0 ? 0 : loads.reduce((sum, load) => sum + load.eventLoop, 0) / loads.length;
+  return {
+    service: pool.service,
+    kind: input.kind,
+    replicas: {
+      ready: pool.readyCount,
+      now: pool.size,
+      desired: input.desired ?? pool.size,
+      min: policy.min,
+      max: input.max,
+    },
+    inFlight: input.inFlight ?? Number(loads.reduce((sum, load) => sum + load.inFlight, 0).toFixed(2)),
+    eventLoop: Number(meanLoop.toFixed(3)),
+    queueDepth: input.queueDepth,
+    target: policy.target,
+    downAfterMs: input.downAfterMs,
+    scaled: input.scaled,
+  };
 }

@@ -1,9 +1,11 @@
 // The control plane of a split app: owns the one store and the locks, is the
-// event hub, runs each service as a pool of replica processes, and runs the
-// gateway process in front of them. Replicas and the gateway reach it over IPC;
-// the gateway (and any other registry) learns where to send traffic, and tells
-// it which replicas fail their health probes: one that stays unhealthy is
-// replaced, as an orchestrator's liveness probe would.
+// event hub, runs each service as a pool of replica processes, runs each
+// service's tasks in a pool of worker processes, and runs the gateway process
+// in front of the replicas. Replicas and the gateway reach it over IPC; the
+// gateway (and any other registry) learns where to send traffic, and tells it
+// which replicas fail their health probes: one that stays unhealthy is
+// replaced, as an orchestrator's liveness probe would. An autoscaler resizes
+// every pool from the load its processes report.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,10 +24,11 @@ import { MemoryLock } from '../lock/memory.ts';
 import { embeddedStore } from '../runtime/ports.ts';
 import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
+import { AdminServer } from './admin-server.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
-import { AdminServer } from './admin-server.ts';
-import type { AppStatus } from './status.ts';
+import { type AppStatus, poolStatus } from './status.ts';
+import { TaskBroker } from './task-broker.ts';
 
 export interface SupervisorOptions {
   app: App;
@@ -40,11 +43,15 @@ export interface SupervisorOptions {
   out?: Writable;
 }
 
+/** A task pool scales on queue depth: a worker carries one task at a time. */
+const TASK_TARGETS = { inFlight: 1, eventLoop: 1 };
+
 export class Supervisor {
   readonly #options: SupervisorOptions;
   #store: StoreBackend | undefined;
   #hub: IpcHub | undefined;
   #pools: ServicePool[] = [];
+  #tasks: TaskBroker | undefined;
   #gateway: GatewayProcess | undefined;
   #socketDir: string | undefined;
   #address: GatewayAddress | undefined;
@@ -58,8 +65,8 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.#options = options;
     const { app, config } = options;
-    const floor = app.services.reduce((sum, service) => sum + service.scale.min, 0);
-    // Room for one replica per core above the pools' floors, unless told otherwise; never
+    const floor = app.services.reduce((sum, service) => sum + service.scale.min + (service.tasks.size > 0 ? 1 : 0), 0);
+    // Room for one process per core above the pools' floors, unless told otherwise; never
     // less than the floors themselves.
     const budget = config.CLEAVE_REPLICA_BUDGET || app.replicaBudget || floor + availableParallelism();
     this.#autoscaler = new Autoscaler({
@@ -73,23 +80,33 @@ export class Supervisor {
     return this.#pools;
   }
 
-  /** Resolves once every replica of every pool is ready and the gateway (if any) listens, with its address. */
+  /** Resolves once every pool is ready and the gateway (if any) listens, with its address. */
   async start(): Promise<GatewayAddress | undefined> {
     const { app, appModule, config, log, out } = this.#options;
     app.config?.load();
     this.#store = coalesceReads(embeddedStore(config, log));
     await this.#store.start();
-    this.#hub = new IpcHub({ store: this.#store, lock: new MemoryLock(), log });
+    const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
+    // One secret for every process, so a session made by one replica is valid at another.
+    const env = { CLEAVE_SECRET: secret };
+    this.#tasks = new TaskBroker({
+      app,
+      appModule,
+      log,
+      maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
+      env,
+      ...(out ? { out } : {}),
+    });
+    this.#hub = new IpcHub({ store: this.#store, lock: new MemoryLock(), tasks: this.#tasks, log });
     // Unix socket paths are limited to ~107 bytes: a short folder under the system tmp.
     this.#socketDir = await mkdtemp(join(tmpdir(), 'cleave-'));
-    const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
     if (this.#options.gateway) {
       this.#gateway = new GatewayProcess({
         appModule,
         hub: this.#hub,
         log,
+        env,
         ...(out ? { out } : {}),
-        env: { CLEAVE_SECRET: secret },
         onHealth: (service, id, healthy) => this.#healthChanged(service, id, healthy),
       });
     }
@@ -104,17 +121,16 @@ export class Supervisor {
           hub: this.#hub,
           registry,
           log,
-          ...(out ? { out } : {}),
-          // One secret for every replica, so a session made by one is valid at another.
-          env: { CLEAVE_SECRET: secret },
+          env,
           drainGraceMs: config.CLEAVE_STOP_GRACE_MS,
+          ...(out ? { out } : {}),
         }),
       );
     }
     // The gateway loads (a second or so) while the replicas do, and listens once they are ready.
     const listening = this.#gateway?.start();
     try {
-      await Promise.all(this.#pools.map((pool) => pool.start()));
+      await Promise.all([...this.#pools.map((pool) => pool.start()), this.#tasks.start()]);
     } catch (error) {
       listening?.catch(() => {}); // the start failed already; its own failure is moot
       throw error;
@@ -127,8 +143,8 @@ export class Supervisor {
     }
     if (config.CLEAVE_AUTOSCALE) {
       this.#loop = new ScaleLoop({
-        pools: this.#pools,
-        policyOf: (service) => this.#policyOf(service),
+        pools: [...this.#pools, ...this.#tasks.pools],
+        policyOf: (key) => this.#policyOf(key),
         autoscaler: this.#autoscaler,
         decisions: this.#decisions,
         log,
@@ -141,50 +157,44 @@ export class Supervisor {
 
   /** Every pool as `cleave status` shows it. */
   status(): AppStatus {
-    const { app, config } = this.#options;
+    const common = (key: string) => {
+      const policy = this.#policyOf(key);
+      return {
+        policy,
+        max: this.#autoscaler.maxOf(policy),
+        desired: this.#loop?.desiredOf(key),
+        scaled: this.#decisions.countsOf(key),
+        downAfterMs: this.#options.config.CLEAVE_SCALE_DOWN_AFTER_MS ?? policy.downAfterMs,
+      };
+    };
     return {
-      app: app.name,
+      app: this.#options.app.name,
       pid: process.pid,
       port: this.#address?.port,
       autoscale: this.#loop !== undefined,
       replicaBudget: this.#autoscaler.budget,
-      pools: this.#pools.map((pool) => {
-        const policy = this.#policyOf(pool.service);
-        const loads = pool.loads();
-        return {
-          service: pool.service,
-          kind: 'requests' as const,
-          replicas: {
-            ready: pool.readyCount,
-            now: pool.size,
-            desired: this.#loop?.desiredOf(pool.service) ?? pool.size,
-            min: policy.min,
-            max: this.#autoscaler.maxOf(policy),
-          },
-          inFlight: loads.reduce((sum, load) => sum + load.inFlight, 0),
-          eventLoop:
-            loads.length === 0
-              ? 0
-              : Number((loads.reduce((sum, load) => sum + load.eventLoop, 0) / loads.length).toFixed(3)),
-          queueDepth: 0,
-          target: policy.target,
-          scaled: this.#decisions.countsOf(pool.service),
-          downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS ?? policy.downAfterMs,
-        };
-      }),
+      pools: [
+        ...this.#pools.map((pool) => poolStatus({ ...common(pool.key), pool, kind: 'requests', queueDepth: 0 })),
+        ...(this.#tasks?.pools ?? []).map((pool) =>
+          poolStatus({ ...common(pool.key), pool, kind: 'tasks', queueDepth: pool.queueDepth, inFlight: pool.running }),
+        ),
+      ],
       decisions: this.#decisions.recent(),
     };
   }
 
-  #policyOf(service: string): ScalePolicy {
-    const found = this.#options.app.services.find((candidate) => candidate.name === service);
-    if (!found) throw new RangeError(`no service ${service}`);
-    return found.scale;
+  /** A request pool's is its service's; a task pool's keeps the floor at one warm worker. */
+  #policyOf(key: string): ScalePolicy {
+    const [name, kind] = key.split('/');
+    const service = this.#options.app.services.find((candidate) => candidate.name === name);
+    if (!service) throw new RangeError(`no service ${name}`);
+    if (kind !== 'tasks') return service.scale;
+    return { min: 1, max: Infinity, target: TASK_TARGETS, downAfterMs: service.scale.downAfterMs };
   }
 
   /**
-   * Stops the gateway (it finishes the requests in flight), then every replica (each drains),
-   * then the hub, then flushes the store. Safe after a partial start.
+   * Stops the gateway (it finishes the requests in flight), then every replica (each drains)
+   * and task worker, then the hub, then flushes the store. Safe after a partial start.
    */
   async stop(graceMs = this.#options.config.CLEAVE_STOP_GRACE_MS): Promise<void> {
     this.#loop?.stop();
@@ -193,6 +203,7 @@ export class Supervisor {
     this.#unhealthy.clear();
     await this.#gateway?.stop(graceMs);
     await Promise.all(this.#pools.map((pool) => pool.stop(graceMs)));
+    await this.#tasks?.stop(graceMs);
     await this.#hub?.stop();
     await this.#store?.stop();
     if (this.#socketDir) await rm(this.#socketDir, { recursive: true, force: true });

@@ -79,7 +79,7 @@ describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
     app = await startCleave(['start', 'test/fixtures/autoscaled'], {
       CLEAVE_TASK_THREADS: '1',
       CLEAVE_ACCESS_LOG: 'false',
-      CLEAVE_REPLICA_BUDGET: '3',
+      CLEAVE_REPLICA_BUDGET: '4',
     });
   });
   after(async () => {
@@ -91,6 +91,13 @@ describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
   it('grows under load with no failed request, then shrinks after its window with none either', async () => {
     const initial = await statusOf(app.port);
     assert.deepEqual(initial.pools[0]?.replicas, { ready: 1, now: 1, desired: 1, min: 1, max: 3 });
+    assert.deepEqual(
+      initial.pools.map((pool) => [pool.service, pool.kind]),
+      [
+        ['work', 'requests'],
+        ['work', 'tasks'],
+      ],
+    );
     assert.equal(workers().length, 1);
 
     const burn = load(`${app.url}/burn?ms=4`, 6);
@@ -164,5 +171,37 @@ describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
     );
     assert.ok(results.filter((result) => remaining.includes(result.pid ?? 0)).every((result) => !result.closed));
     for (const socket of sockets) socket.close();
+  });
+
+  it('grows the task pool with its queue, and shrinks it back when the queue is empty', async () => {
+    const taskWorkers = () =>
+      childPids(app.child.pid ?? 0).filter((pid) => titleOf(pid).startsWith('cleave work/tasks#'));
+    assert.equal(taskWorkers().length, 1);
+    const flood = load(`${app.url}/hash`, 6);
+    let busy: AppStatus;
+    try {
+      busy = await until(
+        async () => {
+          const current = await statusOf(app.port);
+          const tasks = current.pools.find((pool) => pool.kind === 'tasks');
+          return (tasks?.replicas.ready ?? 0) >= 2 ? current : undefined;
+        },
+        20_000,
+        'a second task worker',
+      );
+      await until(() => (flood.pids.size >= 2 ? true : undefined), 10_000, 'tasks run by the new worker');
+    } finally {
+      await flood.stop();
+    }
+    assert.deepEqual(flood.failures, [], `${flood.failures.length} of ${flood.requests()} tasks failed`);
+    const up = busy.decisions.find((decision) => decision.service === 'work/tasks' && decision.to > decision.from);
+    assert.ok(up, 'a task-pool decision');
+    assert.match(up.reason, /tasks running or waiting for 1 workers, target 1 each/);
+    await until(
+      async () =>
+        (await statusOf(app.port)).pools[1]?.replicas.now === 1 && taskWorkers().length === 1 ? true : undefined,
+      20_000,
+      'back to one task worker',
+    );
   });
 });

@@ -15,11 +15,14 @@ for (const mode of ['dev', 'start'] as const) {
   });
   after(async () => {
     const children = childPids(forum.child.pid ?? 0);
+    // tsx may add an esbuild helper of its own; the cleave processes are these.
+    const roles = children.map(titleOf).filter((title) => title.startsWith('cleave '));
+    // Stopped before anything is asserted: a failed assertion must not leave the app running.
+    assert.equal(await forum.stop(), 0);
     if (mode === 'start') {
-      // tsx may add an esbuild helper of its own; the cleave processes are these.
-      const roles = children.map(titleOf).filter((title) => title.startsWith('cleave '));
       assert.deepEqual(roles.sort(), [
         'cleave auth#1',
+        'cleave auth/tasks#1',
         'cleave chat#1',
         'cleave chat#2',
         'cleave gateway',
@@ -28,7 +31,6 @@ for (const mode of ['dev', 'start'] as const) {
         'cleave web#1',
       ]);
     }
-    assert.equal(await forum.stop(), 0);
     // SIGTERM leaves no process behind.
     const deadline = Date.now() + 5000;
     while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -43,6 +43,12 @@ export function titleOf(pid: number): string {
   }
 }
 
+/** The scheduling priority (nice) of `pid`: field 19 of /proc/<pid>/stat. */
+export function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 /** Alive and not a zombie: some containers never reap orphans. */
 export function isRunning(pid: number): boolean {
   try {

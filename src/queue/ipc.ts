@@ -1,0 +1,32 @@
+// A replica's TaskQueue when split: every call goes to the supervisor's TaskBroker, which
+// runs the task in the owning service's worker pool. A run waits as long as the task takes
+// (up to `runTimeoutMs`), not the short deadline of a store call.
+
+import type { RpcClient } from '../ipc/rpc-client.ts';
+import type { Job, TaskQueue } from './types.ts';
+
+export class IpcTaskQueue implements TaskQueue {
+  readonly #rpc: RpcClient;
+  readonly #runTimeoutMs: number;
+
+  constructor(rpc: RpcClient, options: { runTimeoutMs?: number } = {}) {
+    this.#rpc = rpc;
+    this.#runTimeoutMs = options.runTimeoutMs ?? 300_000;
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {}
+
+  run(task: string, input: unknown): Promise<unknown> {
+    return this.#rpc.callWithin(this.#runTimeoutMs, 'task.run', task, input);
+  }
+
+  enqueue(task: string, input: unknown): Promise<Job> {
+    return this.#rpc.call('task.enqueue', task, input);
+  }
+
+  job(id: string): Promise<Job | undefined> {
+    return this.#rpc.call('task.job', id);
+  }
+}
