@@ -28,7 +28,7 @@ export async function startServer(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const startupLog: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
+  const listening = new Promise<number>((resolve, reject) => {
     let buffered = '';
     let listening = false;
     const onData = (chunk: Buffer) => {
@@ -52,6 +52,11 @@ export async function startServer(
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
     setTimeout(() => reject(new Error(`${name} did not say it was listening within 20 s`)), 20_000).unref();
+  });
+  const port = await listening.catch((error: unknown) => {
+    // Never leave it running behind a failed benchmark.
+    child.kill('SIGTERM');
+    throw error;
   });
   return {
     child,

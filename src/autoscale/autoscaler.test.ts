@@ -53,6 +53,25 @@ describe('Autoscaler', () => {
     assert.equal(roomy.maxOf(policy({ min: 3, max: 200 })), 100, 'the budget bounds max');
   });
 
+  it('keeps a group of pools within its own budget too', () => {
+    const scaler = new Autoscaler({ budget: 100, groupBudgets: { tasks: 3 }, now: () => 0 });
+    const busyTasks = (service: string): PoolState => ({
+      ...pool(service, 1, { inFlight: 50, eventLoop: 0 }),
+      group: 'tasks',
+    });
+    const step = scaler.step([
+      busyTasks('a/tasks'),
+      busyTasks('b/tasks'),
+      pool('web', 1, { inFlight: 50, eventLoop: 0 }),
+    ]);
+    assert.equal(
+      (step.desired.get('a/tasks') ?? 0) + (step.desired.get('b/tasks') ?? 0),
+      3,
+      'three task workers in all',
+    );
+    assert.equal(step.desired.get('web'), 5, 'the other pools only see the machine budget');
+  });
+
   it('shrinks only after wanting fewer for the whole window, to the highest recommendation in it', () => {
     let now = 0;
     const scaler = new Autoscaler({ budget: 100, now: () => now });

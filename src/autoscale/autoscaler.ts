@@ -28,6 +28,8 @@ export interface PoolState {
   loads: readonly ReplicaLoad[];
   /** What "in flight" counts, for the reasons logged: requests, or tasks (running or waiting). @default 'requests' */
   kind?: 'requests' | 'tasks';
+  /** A budget this pool shares with others besides the machine's (AutoscalerOptions.groupBudgets). */
+  group?: string;
 }
 
 export interface ScaleSignals {
@@ -49,6 +51,11 @@ export interface ScaleDecision {
 export interface AutoscalerOptions {
   /** Most replicas all pools together may run. */
   budget: number;
+  /**
+   * Tighter budgets for groups of pools, e.g. `{ tasks: cores - 1 }`: CPU-bound task workers
+   * beyond the cores only take CPU from the processes answering requests.
+   */
+  groupBudgets?: Readonly<Record<string, number>>;
   /** Overrides every pool's downAfterMs (CLEAVE_SCALE_DOWN_AFTER_MS). */
   downAfterMs?: number;
   /** @default Date.now */
@@ -86,9 +93,10 @@ export class Autoscaler {
     this.#tolerance = options.tolerance ?? 0.1;
   }
 
-  /** A pool's largest size: its policy's max, within the budget. */
-  maxOf(policy: ScalePolicy): number {
-    return Math.max(policy.min, Math.min(policy.max, this.budget));
+  /** A pool's largest size: its policy's max, within the budget and its group's. */
+  maxOf(policy: ScalePolicy, group?: string): number {
+    const groupBudget = group === undefined ? Infinity : (this.#options.groupBudgets?.[group] ?? Infinity);
+    return Math.max(policy.min, Math.min(policy.max, this.budget, groupBudget));
   }
 
   step(pools: readonly PoolState[]): ScaleStep {
@@ -96,15 +104,27 @@ export class Autoscaler {
     const planned = pools.map((pool) => this.#plan(pool, now));
     // Shrinking pools give their room back before growing ones take it; the pool under the
     // most pressure grows first when the budget can't take every request.
-    let total = planned.reduce((sum, plan) => sum + Math.min(plan.pool.current, plan.to), 0);
+    const kept = (plan: (typeof planned)[number]) => Math.min(plan.pool.current, plan.to);
+    let total = planned.reduce((sum, plan) => sum + kept(plan), 0);
+    const groupTotals = new Map<string, number>();
+    for (const plan of planned) {
+      const group = plan.pool.group;
+      if (group !== undefined) groupTotals.set(group, (groupTotals.get(group) ?? 0) + kept(plan));
+    }
     const desired = new Map<string, number>();
     const decisions: ScaleDecision[] = [];
     for (const plan of [...planned].sort((a, b) => b.pressure - a.pressure)) {
       const { pool } = plan;
       let to = plan.to;
       if (to > pool.current) {
-        to = Math.max(pool.current, Math.min(to, pool.current + (this.budget - total)));
+        let room = this.budget - total;
+        const groupBudget = pool.group === undefined ? undefined : this.#options.groupBudgets?.[pool.group];
+        if (groupBudget !== undefined)
+          room = Math.min(room, groupBudget - (groupTotals.get(pool.group as string) ?? 0));
+        to = Math.max(pool.current, Math.min(to, pool.current + room));
         total += to - pool.current;
+        if (pool.group !== undefined)
+          groupTotals.set(pool.group, (groupTotals.get(pool.group) ?? 0) + to - pool.current);
       }
       desired.set(pool.service, to);
       if (to !== pool.current) {
@@ -144,7 +164,7 @@ export class Autoscaler {
     let recommended = current;
     // No ready replica has reported yet: nothing to go on, keep the size.
     if (ready > 0 && Math.abs(need / ready - 1) > this.#tolerance) recommended = Math.ceil(need);
-    recommended = Math.min(this.maxOf(policy), Math.max(policy.min, recommended));
+    recommended = Math.min(this.maxOf(policy, pool.group), Math.max(policy.min, recommended));
 
     const history = this.#remember(pool.service, now, recommended, policy, current);
     const window = this.#options.downAfterMs ?? policy.downAfterMs;
@@ -155,10 +175,10 @@ export class Autoscaler {
     const stabilised = covered ? Math.max(...recent) : current;
     const to = recommended > current ? recommended : Math.min(current, stabilised);
     const described =
-      byLoop >= byInFlight
-        ? `event loop ${eventLoop.toFixed(2)} per replica, target ${policy.target.eventLoop}`
-        : pool.kind === 'tasks'
-          ? `${Math.round(inFlight)} tasks running or waiting for ${ready} workers, target ${policy.target.inFlight} each`
+      pool.kind === 'tasks'
+        ? `${Math.round(inFlight)} tasks running or waiting for ${ready} workers, target ${policy.target.inFlight} each`
+        : byLoop >= byInFlight
+          ? `event loop ${eventLoop.toFixed(2)} per replica, target ${policy.target.eventLoop}`
           : `${Number(inFlight.toFixed(1))} requests in flight over ${ready} replicas, target ${policy.target.inFlight} each`;
     return {
       pool,

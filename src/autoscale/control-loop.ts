@@ -25,7 +25,7 @@ export interface ScaleLoopOptions {
   autoscaler: Autoscaler;
   decisions: DecisionLog;
   log: Logger;
-  /** @default 250 */
+  /** @default 100 */
   intervalMs?: number;
 }
 
@@ -40,7 +40,7 @@ export class ScaleLoop {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => this.step(), this.#options.intervalMs ?? 250);
+    this.#timer ??= setInterval(() => this.step(), this.#options.intervalMs ?? 100);
     this.#timer.unref();
   }
 
@@ -63,6 +63,8 @@ export class ScaleLoop {
       current: pool.size,
       loads: pool.loads(),
       kind: pool.kind ?? 'requests',
+      // Task workers share the CPU budget of tasks (Supervisor: groupBudgets.tasks).
+      ...(pool.kind === 'tasks' ? { group: 'tasks' } : {}),
     }));
     const { desired, decisions: made } = autoscaler.step(states);
     for (const decision of made) decisions.record(decision);

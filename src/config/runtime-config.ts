@@ -18,6 +18,11 @@ export const runtimeConfigSpec = {
   CLEAVE_TASK_THREADS: env.int({ default: 0, min: 0, max: 1024 }),
   /** Tasks that may wait for a worker, per process (dev) or per service (split); past it, 503. */
   CLEAVE_TASK_QUEUE_MAX: env.int({ default: 1000, min: 1, max: 1_000_000 }),
+  /**
+   * Split mode: most task worker processes of all services together. 0 = one less than the
+   * cores (at least 1): CPU-bound work on every core would slow every request.
+   */
+  CLEAVE_TASK_WORKERS: env.int({ default: 0, min: 0, max: 10_000 }),
   /** Split mode: the scheduling priority (nice) of task worker processes, so requests come first. */
   CLEAVE_TASK_NICE: env.int({ default: 10, min: 0, max: 19 }),
   /** Comma-separated peer IPs whose X-Forwarded-* headers the gateway believes. */
@@ -35,7 +40,7 @@ export const runtimeConfigSpec = {
   /** Split mode: overrides every pool's scale-down stabilisation window. */
   CLEAVE_SCALE_DOWN_AFTER_MS: env.optionalInt({ min: 0, max: 86_400_000 }),
   /** Split mode: the autoscaler's control-loop period. */
-  CLEAVE_SCALE_INTERVAL_MS: env.int({ default: 250, min: 10, max: 60_000 }),
+  CLEAVE_SCALE_INTERVAL_MS: env.int({ default: 100, min: 10, max: 60_000 }),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

@@ -23,6 +23,8 @@ export interface PoolStatus {
   /** Mean event-loop utilisation of the ready replicas, 0–1. */
   eventLoop: number;
   queueDepth: number;
+  /** Processes loaded and idle, promoted at once when the pool grows. */
+  standby: number;
   target: ScaleTargets;
   downAfterMs: number;
   scaled: ScaleCounts;
@@ -56,6 +58,7 @@ export function poolStatus(input: {
   queueDepth: number;
   /** Overrides the sum of the loads (a task pool's: the tasks running). */
   inFlight?: number;
+  standby?: number;
   scaled: ScaleCounts;
   downAfterMs: number;
 }): PoolStatus {
@@ -75,6 +78,7 @@ export function poolStatus(input: {
     inFlight: input.inFlight ?? Number(loads.reduce((sum, load) => sum + load.inFlight, 0).toFixed(2)),
     eventLoop: Number(meanLoop.toFixed(3)),
     queueDepth: input.queueDepth,
+    standby: input.standby ?? 0,
     target: policy.target,
     downAfterMs: input.downAfterMs,
     scaled: input.scaled,

@@ -69,8 +69,13 @@ export class Supervisor {
     // Room for one process per core above the pools' floors, unless told otherwise; never
     // less than the floors themselves.
     const budget = config.CLEAVE_REPLICA_BUDGET || app.replicaBudget || floor + availableParallelism();
+    const taskPools = app.services.filter((service) => service.tasks.size > 0).length;
+    // CPU-bound workers on every core take it from the processes answering requests: one
+    // core stays theirs. Never fewer than one worker per task pool.
+    const taskWorkers = Math.max(config.CLEAVE_TASK_WORKERS || availableParallelism() - 1, taskPools, 1);
     this.#autoscaler = new Autoscaler({
       budget: Math.max(budget, floor),
+      groupBudgets: { tasks: taskWorkers },
       ...(config.CLEAVE_SCALE_DOWN_AFTER_MS === undefined ? {} : { downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS }),
     });
     this.#decisions = new DecisionLog(options.log);
@@ -95,6 +100,8 @@ export class Supervisor {
       log,
       maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
       env,
+      canGrow: (service, size) =>
+        config.CLEAVE_AUTOSCALE && size < this.#autoscaler.maxOf(this.#policyOf(`${service}/tasks`), 'tasks'),
       ...(out ? { out } : {}),
     });
     this.#hub = new IpcHub({ store: this.#store, lock: new MemoryLock(), tasks: this.#tasks, log });
@@ -161,7 +168,7 @@ export class Supervisor {
       const policy = this.#policyOf(key);
       return {
         policy,
-        max: this.#autoscaler.maxOf(policy),
+        max: this.#autoscaler.maxOf(policy, key.endsWith('/tasks') ? 'tasks' : undefined),
         desired: this.#loop?.desiredOf(key),
         scaled: this.#decisions.countsOf(key),
         downAfterMs: this.#options.config.CLEAVE_SCALE_DOWN_AFTER_MS ?? policy.downAfterMs,
@@ -176,7 +183,14 @@ export class Supervisor {
       pools: [
         ...this.#pools.map((pool) => poolStatus({ ...common(pool.key), pool, kind: 'requests', queueDepth: 0 })),
         ...(this.#tasks?.pools ?? []).map((pool) =>
-          poolStatus({ ...common(pool.key), pool, kind: 'tasks', queueDepth: pool.queueDepth, inFlight: pool.running }),
+          poolStatus({
+            ...common(pool.key),
+            pool,
+            kind: 'tasks',
+            queueDepth: pool.queueDepth,
+            inFlight: pool.running,
+            standby: pool.standbyCount,
+          }),
         ),
       ],
       decisions: this.#decisions.recent(),

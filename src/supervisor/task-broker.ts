@@ -18,6 +18,8 @@ export interface TaskBrokerOptions {
   maxQueue: number;
   out?: Writable;
   env?: NodeJS.ProcessEnv;
+  /** May the service's task pool grow past `size`? Then it keeps a standby worker. */
+  canGrow?: (service: string, size: number) => boolean;
 }
 
 export class TaskBroker implements TaskQueue {
@@ -40,6 +42,7 @@ export class TaskBroker implements TaskQueue {
             appModule: options.appModule,
             log: options.log,
             maxQueue: options.maxQueue,
+            ...(options.canGrow ? { canGrow: (size: number) => options.canGrow?.(service.name, size) ?? false } : {}),
             ...(options.out ? { out: options.out } : {}),
             ...(options.env ? { env: options.env } : {}),
           }),

@@ -3,6 +3,10 @@
 // autoscaler sizes the pool by queue depth (each worker is "in flight" 1 while busy, plus
 // its share of what waits); a worker leaving finishes its task first. Tasks are pure, input
 // to output, so one whose worker died is run again once on another before it fails.
+//
+// While the pool may still grow, one more worker waits loaded and idle (a standby): a
+// process takes a second or more to start on a machine already busy with a storm of work,
+// so growing promotes the standby at once and starts the next standby in the background.
 
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
@@ -26,6 +30,8 @@ export interface TaskPoolOptions {
   maxQueue: number;
   /** Workers started with the pool. @default 1 */
   min?: number;
+  /** True while the pool may grow past its size: then it keeps one standby worker. @default never */
+  canGrow?: (size: number) => boolean;
   out?: Writable;
   env?: NodeJS.ProcessEnv;
 }
@@ -44,6 +50,8 @@ interface Worker {
   channel: IpcChannel | undefined;
   ready: boolean;
   leaving: boolean;
+  /** Loaded and idle, outside the pool's size until promoted. */
+  standby: boolean;
   /** The task it runs now, with the job number it was sent under. */
   current: { job: number; pending: Pending } | undefined;
 }
@@ -70,6 +78,7 @@ export class TaskPool {
     const waits: Promise<void>[] = [];
     for (let added = 0; added < (this.#options.min ?? 1); added++) waits.push(this.#add());
     await Promise.all(waits);
+    this.#keepStandby();
   }
 
   /** Refuses what is queued, lets running tasks finish (up to `graceMs`), then stops the workers. */
@@ -113,31 +122,44 @@ export class TaskPool {
 
   get size(): number {
     let size = 0;
-    for (const worker of this.#workers.values()) if (!worker.leaving) size++;
+    for (const worker of this.#workers.values()) if (this.#active(worker)) size++;
     return size;
   }
 
   get readyCount(): number {
     let ready = 0;
-    for (const worker of this.#workers.values()) if (worker.ready && !worker.leaving) ready++;
+    for (const worker of this.#workers.values()) if (worker.ready && this.#active(worker)) ready++;
     return ready;
+  }
+
+  /** Workers loaded and waiting to be promoted. */
+  get standbyCount(): number {
+    let standby = 0;
+    for (const worker of this.#workers.values()) if (worker.standby && !worker.leaving) standby++;
+    return standby;
   }
 
   /** Busy workers count 1, and the waiting tasks are shared out: desired = running + queued. */
   loads(): ReplicaLoad[] {
-    const ready = [...this.#workers.values()].filter((worker) => worker.ready && !worker.leaving);
+    const ready = [...this.#workers.values()].filter((worker) => worker.ready && this.#active(worker));
     const share = ready.length === 0 ? 0 : this.#queue.length / ready.length;
     return ready.map((worker) => ({ inFlight: (worker.current ? 1 : 0) + share, eventLoop: 0 }));
   }
 
   async resize(size: number): Promise<void> {
     if (this.#stopping) return;
-    while (this.size < size) void this.#add();
+    while (this.size < size) {
+      const standby = [...this.#workers.values()].find((worker) => worker.standby && !worker.leaving);
+      if (standby) standby.standby = false;
+      else void this.#add();
+    }
     // Idle workers leave first, the newest of them first; a busy one leaves after its task.
-    const staying = [...this.#workers.values()].filter((worker) => !worker.leaving);
+    const staying = [...this.#workers.values()].filter((worker) => this.#active(worker));
     staying.sort((a, b) => Number(a.current !== undefined) - Number(b.current !== undefined) || b.index - a.index);
     const leaving = staying.slice(0, Math.max(0, this.size - size));
     for (const worker of leaving) worker.leaving = true;
+    this.#dispatch();
+    this.#keepStandby();
     const idle = leaving.filter((worker) => worker.current === undefined);
     await Promise.all(idle.map((worker) => worker.managed.stop(this.#graceMs)));
   }
@@ -150,10 +172,29 @@ export class TaskPool {
     return 10_000;
   }
 
+  #active(worker: Worker): boolean {
+    return !worker.leaving && !worker.standby;
+  }
+
+  /** One standby while the pool may grow; none once it can't (its room is someone else's). */
+  #keepStandby(): void {
+    if (this.#stopping) return;
+    const canGrow = this.#options.canGrow?.(this.size) ?? false;
+    const standbys = [...this.#workers.values()].filter((worker) => worker.standby && !worker.leaving);
+    if (canGrow && standbys.length === 0) void this.#add(true);
+    if (!canGrow) {
+      for (const worker of standbys) {
+        worker.leaving = true;
+        void worker.managed.stop(this.#graceMs);
+      }
+    }
+  }
+
   #dispatch(): void {
     for (const worker of this.#workers.values()) {
       if (this.#queue.length === 0) return;
-      if (!worker.ready || worker.leaving || worker.current || !worker.channel || worker.channel.closed) continue;
+      if (!worker.ready || !this.#active(worker) || worker.current || !worker.channel || worker.channel.closed)
+        continue;
       const pending = this.#queue.shift() as Pending;
       const job = ++this.#nextJob;
       worker.current = { job, pending };
@@ -175,7 +216,7 @@ export class TaskPool {
     }
   }
 
-  #add(): Promise<void> {
+  #add(standby = false): Promise<void> {
     let index = 1;
     const taken = new Set([...this.#workers.values()].map((worker) => worker.index));
     while (taken.has(index)) index++;
@@ -187,6 +228,7 @@ export class TaskPool {
       channel: undefined,
       ready: false,
       leaving: false,
+      standby,
       current: undefined,
     };
     this.#workers.set(id, worker);

@@ -19,6 +19,7 @@ for (const mode of ['dev', 'start'] as const) {
         CLEAVE_TASK_QUEUE_MAX: '2',
         // Split: one request replica and one task worker, so the queue can fill.
         CLEAVE_REPLICA_BUDGET: '2',
+        CLEAVE_TASK_WORKERS: '1',
         CLEAVE_ACCESS_LOG: 'false',
       });
     });
@@ -95,7 +96,7 @@ for (const mode of ['dev', 'start'] as const) {
         assert.equal(tasks?.service, 'work');
         assert.equal(tasks?.inFlight, 1, 'one worker, one task at a time');
         assert.equal(tasks?.queueDepth, 2);
-        assert.deepEqual(tasks?.replicas, { ready: 1, now: 1, desired: 1, min: 1, max: 2 });
+        assert.deepEqual(tasks?.replicas, { ready: 1, now: 1, desired: 1, min: 1, max: 1 });
         assert.deepEqual(
           (await Promise.all(requests)).map((res) => res.status),
           [200, 200, 200],
