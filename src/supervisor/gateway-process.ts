@@ -17,6 +17,9 @@ import type { ReplicaRegistry } from './service-pool.ts';
 
 const GATEWAY_MAIN = fileURLToPath(new URL('../gateway/gateway-main.ts', import.meta.url));
 
+/** Longest a drain waits for the gateway's word: its response timeout (35 s) and a margin. */
+const DRAIN_TIMEOUT_MS = 40_000;
+
 export interface GatewayProcessOptions {
   appModule: string;
   /** The gateway's channel joins the event hub, as a replica's does (cache invalidation, later). */
@@ -70,8 +73,7 @@ export class GatewayProcess implements ReplicaRegistry {
         if (event.type === 'exited') {
           this.#watcher = undefined;
           // A gateway that is gone sends nothing anywhere: those drains are done.
-          for (const done of this.#drains.values()) done();
-          this.#drains.clear();
+          for (const done of [...this.#drains.values()]) done();
           if (this.#starting) {
             // Never listened: a restart would fail the same way (a bad app module, say).
             this.#failStart(
@@ -142,13 +144,20 @@ export class GatewayProcess implements ReplicaRegistry {
    * The gateway stops picking the replica and confirms once the requests it sent there have
    * finished; at once when no gateway is watching (a restarted one never hears of it).
    */
-  drain(service: string, id: string): Promise<void> {
+  drain(service: string, id: string, timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
     this.#replicas.delete(id);
     const watcher = this.#watcher;
     if (!watcher || watcher.closed) return Promise.resolve();
     return new Promise((resolve) => {
       this.#drains.get(id)?.();
-      this.#drains.set(id, resolve);
+      // Past the gateway's own response timeout nothing it sent there can still be running.
+      const timer = setTimeout(() => done(), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#drains.delete(id);
+        resolve();
+      };
+      this.#drains.set(id, done);
       watcher.send({ cleave: PROTOCOL_VERSION, type: 'replica-drain', service, id });
     });
   }
@@ -180,7 +189,6 @@ export class GatewayProcess implements ReplicaRegistry {
         return;
       case 'replica-drained':
         this.#drains.get(message.id)?.();
-        this.#drains.delete(message.id);
         return;
       case 'replica-health':
         this.#options.onHealth?.(message.service, message.id, message.healthy);
