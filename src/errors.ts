@@ -87,6 +87,20 @@ export class RouteNotFoundError extends CleaveError {
   readonly source = 'client';
 }
 
+/** Over a rate limit, or blocked after failed logins: 429 with Retry-After. */
+export class RateLimitedError extends CleaveError {
+  readonly code = 'CLEAVE_RATE_LIMITED';
+  readonly status = 429;
+  readonly source = 'client';
+  override readonly retryable = true;
+  /** The limit that was hit, for the X-RateLimit-* headers of the 429. */
+  readonly limit: number | undefined;
+  constructor(message: string, retryAfterSeconds: number, limit?: number) {
+    super(message, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) });
+    this.limit = limit;
+  }
+}
+
 export class MethodNotAllowedError extends CleaveError {
   readonly code = 'CLEAVE_METHOD_NOT_ALLOWED';
   readonly status = 405;

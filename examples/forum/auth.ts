@@ -58,7 +58,9 @@ auth.post('/api/signup', { body: Credentials }, async (ctx) => {
   return reply.json({ id: account.id, username }, { status: 201 });
 });
 
-auth.post('/api/login', { body: Credentials }, async (ctx) => {
+// Brute-force guard: after 5 wrong passwords in a row from one address (or for one name from
+// that address) the next attempts are refused with 429 for 1 s, then 2, 4… up to 15 min.
+auth.post('/api/login', { body: Credentials, rateLimit: { bruteForce: true } }, async (ctx) => {
   const { username, password } = ctx.body;
   const record = await ctx.store<Account>('accounts').get(username.toLowerCase());
   decoyHash ??= ctx.run(hashPassword, randomUUID());

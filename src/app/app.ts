@@ -3,6 +3,7 @@
 
 import { AppDefinitionError } from '../errors.ts';
 import { RESERVED_PREFIX } from '../http/health-endpoint.ts';
+import type { RateLimitOptions } from '../ratelimit/policy.ts';
 import type { Config, ConfigSpec } from '../config/config.ts';
 import type { Service } from './service.ts';
 import type { TaskDefinition } from './task.ts';
@@ -17,6 +18,8 @@ export interface AppOptions {
    * overrides it). @default the sum of the pools' mins plus one per core
    */
   replicaBudget?: number;
+  /** Limits for every route that sets none of its own (counted across all of them). */
+  rateLimit?: RateLimitOptions;
 }
 
 export interface App {
@@ -24,6 +27,7 @@ export interface App {
   readonly services: readonly Service[];
   readonly config: Config<ConfigSpec> | undefined;
   readonly replicaBudget: number | undefined;
+  readonly rateLimit: RateLimitOptions | undefined;
 }
 
 export function defineApp(options: AppOptions): App {
@@ -74,6 +78,7 @@ export function defineApp(options: AppOptions): App {
     services: Object.freeze([...options.services]),
     config: options.config,
     replicaBudget: budget,
+    rateLimit: options.rateLimit,
   });
 }
 

@@ -2,6 +2,7 @@
 // (auth, validation, rate limit, cache) reads. Routes are plain data so the
 // gateway can build the same table the replicas use.
 
+import type { RateLimitOptions } from '../ratelimit/policy.ts';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { RequestContext } from './context.ts';
 import type { Reply } from './reply.ts';
@@ -39,8 +40,11 @@ export interface RouteOptions<
    * is not counted. @default 30000
    */
   timeoutMs?: number;
-  /** Read by the rate-limit stage (a later issue); carried as data until then. */
-  rateLimit?: unknown;
+  /**
+   * This route's limits: tiers for anonymous and signed-in clients (counted for this route
+   * alone), a brute-force guard for a login route, or false for none. Unset: the app's default.
+   */
+  rateLimit?: RateLimitOptions | false;
   /** Read by the cache stage (a later issue); carried as data until then. */
   cache?: unknown;
 }

@@ -5,6 +5,7 @@
 
 import type { App } from '../app/app.ts';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { checkRateLimitEnv } from '../ratelimit/policy.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
@@ -18,6 +19,7 @@ export interface StartOptions {
 export async function start(options: StartOptions): Promise<void> {
   if (options.port !== undefined) process.env.PORT = String(options.port);
   const config = loadRuntimeConfig();
+  checkRateLimitEnv(config);
   process.title = 'cleave supervisor';
   const log = createLogger({ level: config.LOG_LEVEL, base: { role: 'supervisor' } });
   const { app, modulePath } = await loadApp(options.appDir);

@@ -41,6 +41,12 @@ export const runtimeConfigSpec = {
   CLEAVE_SCALE_DOWN_AFTER_MS: env.optionalInt({ min: 0, max: 86_400_000 }),
   /** Split mode: the autoscaler's control-loop period. */
   CLEAVE_SCALE_INTERVAL_MS: env.int({ default: 100, min: 10, max: 60_000 }),
+  /** Rate limits as the app declares them; off switches every one of them off (load tests). */
+  CLEAVE_RATE_LIMIT: env.bool({ default: true }),
+  /** Overrides the app's default anonymous tier: `<requests>/<seconds>`, e.g. 300/60. */
+  CLEAVE_RATE_LIMIT_ANONYMOUS: env.optional(),
+  /** Overrides the app's default authenticated tier: `<requests>/<seconds>`. */
+  CLEAVE_RATE_LIMIT_AUTHENTICATED: env.optional(),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

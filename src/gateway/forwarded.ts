@@ -24,6 +24,16 @@ export class TrustedProxies {
     this.#list = list;
   }
 
+  /** From CLEAVE_TRUSTED_PROXIES: comma-separated addresses or ranges; unset trusts no one. */
+  static fromList(list: string | undefined): TrustedProxies {
+    return new TrustedProxies(
+      (list ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    );
+  }
+
   trusts(peer: string): boolean {
     return this.#list !== undefined && peer !== '' && this.#list.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4');
   }

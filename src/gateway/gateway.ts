@@ -44,12 +44,7 @@ export class Gateway {
       healthProbes: { intervalMs: config.CLEAVE_HEALTH_INTERVAL_MS, timeoutMs: config.CLEAVE_HEALTH_TIMEOUT_MS },
     });
     const router = new Router(app);
-    const trustedProxies = new TrustedProxies(
-      (config.CLEAVE_TRUSTED_PROXIES ?? '')
-        .split(',')
-        .map((ip) => ip.trim())
-        .filter(Boolean),
-    );
+    const trustedProxies = TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES);
     this.#server = new HttpServer({
       pipeline: createProxy({ router, pools: this.pools, log, trustedProxies, accessLog: config.CLEAVE_ACCESS_LOG }),
       hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),

@@ -6,11 +6,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ServiceContext } from '../app/context.ts';
-import { DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT_MS, type RouteDefinition } from '../app/route.ts';
-import { HandlerTimeoutError, MethodNotAllowedError, RouteNotFoundError, UnauthorizedError } from '../errors.ts';
+import { Reply } from '../app/reply.ts';
+import {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_HANDLER_TIMEOUT_MS,
+  type HandlerResult,
+  type RouteDefinition,
+} from '../app/route.ts';
+import {
+  CleaveError,
+  HandlerTimeoutError,
+  MethodNotAllowedError,
+  RouteNotFoundError,
+  UnauthorizedError,
+} from '../errors.ts';
 import type { Authenticator } from './auth.ts';
 import { hasBody, parseBody, readBody } from './body.ts';
 import { normalizeTarget } from './path.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import { HttpRequestContext } from './request-context.ts';
 import { requestIdOf } from './request-id.ts';
 import { type HeaderBag, sendError, sendResult } from './respond.ts';
@@ -26,6 +39,8 @@ export interface RequestHandlerOptions {
   contextFor(service: string): ServiceContext;
   /** One log line per request. @default true */
   accessLog?: boolean;
+  /** The rate-limit stage; none when absent. */
+  rateLimiter?: RateLimiter;
 }
 
 /** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
@@ -80,12 +95,14 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
   ): Promise<void> {
     const token = auth.tokenOf(req);
     const user = token === undefined ? undefined : await auth.verify(token);
+    const guard = options.rateLimiter && (await options.rateLimiter.admit(req, res, route, user));
     if (route.options.auth && !user) throw new UnauthorizedError();
     const routeOptions = route.options;
     let body: unknown;
     if (hasBody(req) && req.method !== 'GET' && req.method !== 'HEAD') {
       body = parseBody(await readBody(req, routeOptions.bodyLimit ?? DEFAULT_BODY_LIMIT), req.headers['content-type']);
     }
+    await guard?.check(body);
     const query = search === '' ? {} : Object.fromEntries(new URLSearchParams(search));
     const headers: HeaderBag = { 'x-request-id': requestId };
     const ctx = new HttpRequestContext(options.contextFor(route.service), {
@@ -105,11 +122,18 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       user,
       log,
     });
-    const result = await withDeadline(
-      route.handler(ctx as never),
-      routeOptions.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
-      (error) => ctx.cancel(error),
-    );
+    let result: HandlerResult;
+    try {
+      result = await withDeadline(
+        route.handler(ctx as never),
+        routeOptions.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
+        (error) => ctx.cancel(error),
+      );
+    } catch (error) {
+      await guard?.record(error instanceof CleaveError ? error.status : 500);
+      throw error;
+    }
+    await guard?.record(result instanceof Reply ? result.status : 200);
     await sendResult(res, result, headers);
   }
 

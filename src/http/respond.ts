@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { Reply } from '../app/reply.ts';
-import { BodyTooLargeError, CleaveError, InternalError, MethodNotAllowedError } from '../errors.ts';
+import { BodyTooLargeError, CleaveError, InternalError, MethodNotAllowedError, RateLimitedError } from '../errors.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
@@ -80,10 +80,18 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
   }
   const cleaveError = known ?? new InternalError();
   // Drop whatever a stage set before failing (the static file server sets its own).
-  for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
+  // The rate-limit headers stay: every answer of a limited route says where the client stands.
+  for (const name of res.getHeaderNames()) {
+    if (name !== 'connection' && !name.startsWith('x-ratelimit-')) res.removeHeader(name);
+  }
   const headers: HeaderBag = { 'x-request-id': requestId };
   if (cleaveError instanceof MethodNotAllowedError) headers.allow = cleaveError.allow.join(', ');
   if (cleaveError.retryAfterSeconds !== undefined) headers['retry-after'] = String(cleaveError.retryAfterSeconds);
+  if (cleaveError instanceof RateLimitedError && cleaveError.limit !== undefined) {
+    headers['x-ratelimit-limit'] = String(cleaveError.limit);
+    headers['x-ratelimit-remaining'] = '0';
+    headers['x-ratelimit-reset'] = String(cleaveError.retryAfterSeconds);
+  }
   // The unread rest of an oversized body can't be trusted as the next request.
   if (cleaveError instanceof BodyTooLargeError) headers.connection = 'close';
   const body = cleaveError.toJSON();

@@ -19,6 +19,8 @@ import type { Bus, EventHandler } from '../bus/types.ts';
 import { CleaveError, InternalError } from '../errors.ts';
 import type { Lock } from '../lock/types.ts';
 import type { TaskQueue } from '../queue/types.ts';
+import { MemoryRateCounters } from '../ratelimit/memory.ts';
+import type { RateCounters } from '../ratelimit/types.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { StoreBackend } from '../store/types.ts';
 import type { IpcChannel } from './channel.ts';
@@ -36,6 +38,8 @@ export interface IpcHubOptions {
   lock: Lock;
   /** Where replicas' tasks run (the supervisor's TaskBroker); without one, task calls fail. */
   tasks?: TaskQueue;
+  /** The rate-limit counters every replica shares. @default in this process */
+  rateCounters?: RateCounters;
   /** @default a logger that drops everything */
   log?: HubLog;
   /**
@@ -62,6 +66,7 @@ export class IpcHub {
   readonly #store: StoreBackend;
   readonly #lock: Lock;
   readonly #tasks: TaskQueue | undefined;
+  readonly #rates: RateCounters;
   readonly #log: HubLog;
   readonly #backlogWarning: number;
   readonly #replicas = new Map<IpcChannel, Replica>();
@@ -72,6 +77,7 @@ export class IpcHub {
     this.#store = options.store;
     this.#lock = options.lock;
     this.#tasks = options.tasks;
+    this.#rates = options.rateCounters ?? new MemoryRateCounters();
     this.#log = options.log ?? SILENT;
     this.#backlogWarning = options.backlogWarning ?? 1000;
     this.#local = new MemoryBus({
@@ -184,6 +190,14 @@ export class IpcHub {
         return this.#taskQueue().enqueue(...request.args);
       case 'task.job':
         return this.#taskQueue().job(...request.args);
+      case 'rate.hit':
+        return this.#rates.hit(...request.args);
+      case 'rate.blockedFor':
+        return this.#rates.blockedFor(...request.args);
+      case 'rate.block':
+        return this.#rates.block(...request.args);
+      case 'rate.reset':
+        return this.#rates.reset(...request.args);
       default:
         throw new InternalError(`unknown IPC method ${(request as { method: unknown }).method as string}`);
     }

@@ -3,6 +3,7 @@
 // messages, and both ends ignore anything without it.
 
 import type { Job } from '../queue/types.ts';
+import type { Count } from '../ratelimit/types.ts';
 import type { WireError } from '../shared/error-wire.ts';
 import type { ListOptions, PutOptions, StoredRecord } from '../store/types.ts';
 
@@ -30,6 +31,10 @@ export interface RpcMethods {
   'task.run': { args: [task: string, input: unknown]; result: unknown };
   'task.enqueue': { args: [task: string, input: unknown]; result: Job };
   'task.job': { args: [id: string]; result: Job | undefined };
+  'rate.hit': { args: [key: string, points: number, durationMs: number]; result: Count };
+  'rate.blockedFor': { args: [key: string]; result: number };
+  'rate.block': { args: [key: string, ms: number]; result: void };
+  'rate.reset': { args: [key: string]; result: void };
 }
 
 export type RpcMethod = keyof RpcMethods;

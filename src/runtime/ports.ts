@@ -13,6 +13,9 @@ import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcLock } from '../lock/ipc.ts';
 import { IpcTaskQueue } from '../queue/ipc.ts';
 import type { TaskQueue } from '../queue/types.ts';
+import { IpcRateCounters } from '../ratelimit/ipc.ts';
+import { MemoryRateCounters } from '../ratelimit/memory.ts';
+import type { RateCounters } from '../ratelimit/types.ts';
 import { MemoryLock } from '../lock/memory.ts';
 import type { Lock } from '../lock/types.ts';
 import { coalesceReads } from '../store/coalesce.ts';
@@ -27,6 +30,8 @@ export interface Ports {
   lock: Lock;
   /** Where tasks run, when not in this process's own worker threads (split mode). */
   tasks?: TaskQueue;
+  /** Rate-limit counters, shared by every process of the app. */
+  rateCounters: RateCounters;
   /** Releases what the set itself owns beyond the three (an RPC client). */
   close(): Promise<void>;
 }
@@ -39,6 +44,7 @@ export function embeddedPorts(config: RuntimeConfig, log: Logger): Ports {
     }),
     store: coalesceReads(embeddedStore(config, log)),
     lock: new MemoryLock(),
+    rateCounters: new MemoryRateCounters(),
     close: async () => {},
   };
 }
@@ -59,6 +65,7 @@ export function ipcPorts(channel: IpcChannel, log: Logger): Ports {
     store: new IpcStore(rpc),
     lock: new IpcLock(rpc),
     tasks: new IpcTaskQueue(rpc),
+    rateCounters: new IpcRateCounters(rpc),
     close: async () => rpc.close(),
   };
 }

@@ -11,6 +11,8 @@ import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { CronScheduler } from '../cron/scheduler.ts';
 import { AppDefinitionError } from '../errors.ts';
 import { Authenticator } from '../http/auth.ts';
+import { TrustedProxies } from '../gateway/forwarded.ts';
+import { RateLimiter } from '../http/rate-limit.ts';
 import { createRequestHandler } from '../http/request-handler.ts';
 import { Router } from '../http/router.ts';
 import { HttpServer, type ListenTarget } from '../http/server.ts';
@@ -86,7 +88,19 @@ export class Runtime {
     const contextFor = (service: string) => contexts.for(service);
     const hub = new SocketHub({ router, auth, bus: ports.bus, log, contextFor });
     this.server = new HttpServer({
-      pipeline: createRequestHandler({ router, auth, log, contextFor, accessLog: config.CLEAVE_ACCESS_LOG }),
+      pipeline: createRequestHandler({
+        router,
+        auth,
+        log,
+        contextFor,
+        accessLog: config.CLEAVE_ACCESS_LOG,
+        rateLimiter: new RateLimiter({
+          app: this.options.app,
+          counters: ports.rateCounters,
+          trustedProxies: TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES),
+          env: config,
+        }),
+      }),
       hub,
       log,
       listen: this.options.listen ?? { port: config.PORT, host: config.HOST },
