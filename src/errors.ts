@@ -133,6 +133,13 @@ export class HeadersTooLargeError extends CleaveError {
   readonly source = 'client';
 }
 
+/** The request target is longer than the server reads (8 KiB, as nginx). */
+export class UriTooLongError extends CleaveError {
+  readonly code = 'CLEAVE_URI_TOO_LONG';
+  readonly status = 414;
+  readonly source = 'client';
+}
+
 export class UnsupportedMediaTypeError extends CleaveError {
   readonly code = 'CLEAVE_UNSUPPORTED_MEDIA_TYPE';
   readonly status = 415;

@@ -13,6 +13,7 @@ import {
   HeadersTooLargeError,
   ListenFailedError,
   RequestTimeoutError,
+  UriTooLongError,
 } from '../errors.ts';
 import { answerHealthProbe, isHealthProbe } from './health-endpoint.ts';
 import { writeRawError } from './raw-error.ts';
@@ -41,6 +42,8 @@ export interface HttpServerOptions {
   keepAliveTimeoutMs?: number;
   /** Largest header section; over it the answer is 431. @default 16384 */
   maxHeaderSize?: number;
+  /** Longest request target; over it the answer is 414. @default 8192 */
+  maxUrlLength?: number;
 }
 
 export type ListenTarget =
@@ -151,7 +154,31 @@ export class HttpServer {
       this.pipeline.closed(req, res);
     });
     if (isHealthProbe(req)) return answerHealthProbe(req, res, this.draining);
+    const refusal = this.refusalOf(req);
+    if (refusal) return refuse(res, refusal);
     this.pipeline.handle(req, res);
+  }
+
+  /**
+   * What Node's parser lets through and no stage should see: a target past the URL limit
+   * (the header limit is twice as large, so a long URL would otherwise pass); a
+   * Transfer-Encoding other than plain `chunked`, whose body length can't be known (RFC 9112
+   * §6.3: 400 and close), before the gateway passes its headers on; and two Host headers,
+   * which name two different sites to whoever reads the other one.
+   */
+  private refusalOf(req: IncomingMessage): CleaveError | undefined {
+    if ((req.url?.length ?? 0) > (this.options.maxUrlLength ?? 8192)) {
+      return new UriTooLongError('request target too long');
+    }
+    const transferEncoding = req.headers['transfer-encoding'];
+    if (transferEncoding !== undefined && transferEncoding.toLowerCase() !== 'chunked') {
+      return new BadRequestError('only Transfer-Encoding: chunked is accepted');
+    }
+    let hosts = 0;
+    for (let index = 0; index < req.rawHeaders.length; index += 2) {
+      if (req.rawHeaders[index]?.length === 4 && req.rawHeaders[index]?.toLowerCase() === 'host') hosts++;
+    }
+    return hosts > 1 ? new BadRequestError('more than one Host header') : undefined;
   }
 
   private idle(timeoutMs: number): Promise<void> {
@@ -164,6 +191,18 @@ export class HttpServer {
       });
     });
   }
+}
+
+/** A refused request gets a short JSON answer on a connection that then closes. */
+function refuse(res: ServerResponse, error: CleaveError): void {
+  const body = JSON.stringify(error.toJSON());
+  res.shouldKeepAlive = false;
+  res.writeHead(error.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 function listenFailed(target: ListenTarget, error: NodeJS.ErrnoException): ListenFailedError {

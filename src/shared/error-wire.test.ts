@@ -27,6 +27,7 @@ const samples: errors.CleaveError[] = [
   new errors.AppDefinitionError('bad app'),
   new errors.ListenFailedError('port 3000 is in use'),
   new errors.RateLimitedError('slow down', 30),
+  new errors.UriTooLongError('too long'),
   new errors.SupervisorUnavailableError('no supervisor serves port 3000'),
   new errors.ShuttingDownError('stopping'),
   new errors.HandlerTimeoutError(100),

@@ -27,6 +27,7 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   CLEAVE_ROUTE_NOT_FOUND: (w) => new errors.RouteNotFoundError(w.message),
   CLEAVE_METHOD_NOT_ALLOWED: (_w, d) => new errors.MethodNotAllowedError((d.allow as string[]) ?? []),
   CLEAVE_REQUEST_TIMEOUT: (w) => new errors.RequestTimeoutError(w.message),
+  CLEAVE_URI_TOO_LONG: (w) => new errors.UriTooLongError(w.message),
   CLEAVE_RATE_LIMITED: (w) => new errors.RateLimitedError(w.message, w.retryAfterSeconds ?? 1),
   CLEAVE_STORE_CONFLICT: (_w, d) =>
     new errors.StoreConflictError(String(d.collection), String(d.key), Number(d.expected), Number(d.actual)),

@@ -1,0 +1,169 @@
+// Requests built to confuse a proxy and the server behind it, sent byte for byte to `cleave
+// start` (through the gateway) and to `cleave dev`. Each gets its status, the connection is
+// closed wherever the framing can't be trusted, and nothing the gateway refused reaches a
+// replica (no replica logs it).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { rawRequest } from '../helpers/raw-http.ts';
+import { type CleaveProcess, startCleave } from '../helpers/spawn-cleave.ts';
+
+interface HostileCase {
+  name: string;
+  bytes: string;
+  status: number;
+  /** The connection must be closed after the answer. */
+  closes: boolean;
+  /** Whether a replica may see it (the gateway does not parse bodies, so JSON is the replica's). */
+  forwarded?: boolean;
+  code?: string;
+}
+
+const json = 'Content-Type: application/json\r\n';
+const cases: HostileCase[] = [
+  {
+    name: 'two different Content-Lengths',
+    bytes: `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'a repeated Content-Length',
+    bytes: `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}`,
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'Content-Length with Transfer-Encoding',
+    bytes: `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'Transfer-Encoding: xchunked',
+    bytes: `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: xchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'two Transfer-Encoding headers',
+    bytes: `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'a bad chunk size',
+    bytes: `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'an oversized header section',
+    bytes: `GET /pid HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    status: 431,
+    closes: true,
+  },
+  {
+    name: 'an oversized URL',
+    bytes: `GET /pid?${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    status: 414,
+    closes: true,
+    code: 'CLEAVE_URI_TOO_LONG',
+  },
+  {
+    name: 'a control byte in a header value',
+    bytes: 'GET /pid HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n',
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'a bare CR in a header value',
+    bytes: 'GET /pid HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n',
+    status: 400,
+    closes: true,
+  },
+  {
+    name: 'two Host headers',
+    bytes: 'GET /pid HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n',
+    status: 400,
+    closes: true,
+  },
+  { name: 'an unknown method', bytes: 'FOO /pid HTTP/1.1\r\nHost: x\r\n\r\n', status: 400, closes: true },
+  {
+    name: 'an absolute-form target (no open proxy)',
+    bytes: 'GET http://evil.example/pid HTTP/1.1\r\nHost: x\r\n\r\n',
+    status: 400,
+    closes: false,
+  },
+  { name: 'a //host path', bytes: 'GET //evil.example/pid HTTP/1.1\r\nHost: x\r\n\r\n', status: 404, closes: false },
+  { name: 'a backslash path', bytes: 'GET /x/..\\pid HTTP/1.1\r\nHost: x\r\n\r\n', status: 400, closes: false },
+  { name: 'an encoded slash', bytes: 'GET /x%2f..%2fpid HTTP/1.1\r\nHost: x\r\n\r\n', status: 404, closes: false },
+  {
+    name: 'a __proto__ key in JSON',
+    bytes: `PUT /kv/p HTTP/1.1\r\nHost: x\r\n${json}Content-Length: 33\r\n\r\n{"__proto__": {"polluted": true}}`,
+    status: 400,
+    closes: false,
+    forwarded: true,
+    code: 'CLEAVE_INVALID_JSON',
+  },
+];
+
+/** Access-log lines of replicas (the relay tags them with a replica number; the gateway's say "-"). */
+const replicaRequests = (logs: Array<Record<string, unknown>>) =>
+  logs.filter((line) => typeof line.replica === 'number' && typeof line.method === 'string').length;
+
+for (const mode of ['start', 'dev'] as const) {
+  describe(`hostile input (cleave ${mode})`, { timeout: 60_000 }, () => {
+    let app: CleaveProcess;
+    before(async () => {
+      app = await startCleave([mode, 'test/fixtures/replicated'], {
+        CLEAVE_TASK_THREADS: '1',
+        CLEAVE_ACCESS_LOG: 'true',
+      });
+    });
+    after(async () => {
+      assert.equal(await app.stop(), 0);
+    });
+
+    for (const hostile of cases) {
+      it(`${hostile.name}: ${hostile.status}${hostile.closes ? ', connection closed' : ''}`, async () => {
+        const before = replicaRequests(app.logs);
+        // A connection that stays open is read for half a second, then let go.
+        const res = await rawRequest(app.port, hostile.bytes, hostile.closes ? 3000 : 500);
+        assert.equal(res.status, hostile.status, res.text.slice(0, 300));
+        if (hostile.closes) assert.equal(res.closed, true, 'the connection is closed');
+        assert.match(res.text, /\r\n\r\n\{"error":\{"code":"CLEAVE_[A-Z_]+"/, 'a JSON error, never a stack');
+        if (hostile.code) assert.match(res.text, new RegExp(`"code":"${hostile.code}"`));
+        if (mode === 'start' && !hostile.forwarded) {
+          // Replica log lines are batched for up to 100 ms.
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          assert.equal(replicaRequests(app.logs), before, 'nothing reached a replica');
+        }
+      });
+    }
+
+    it('never runs a handler on a body whose chunked framing breaks mid-stream', async () => {
+      const seen = async () => ((await (await fetch(`${app.url}/seen`)).json()) as { seen: unknown[] }).seen.length;
+      const before = await seen();
+      await rawRequest(
+        app.port,
+        `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\nzz\r\n:1}\r\n0\r\n\r\n`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(await seen(), before, 'no event was emitted from a partial body');
+    });
+
+    it('reads `Transfer-Encoding: chunked ` as chunked (RFC 9112 drops the trailing space) and smuggles nothing', async () => {
+      // The body is read whole; what follows it is a second request on the same connection,
+      // answered in its turn, not hidden inside the first.
+      const res = await rawRequest(
+        app.port,
+        `POST /emit HTTP/1.1\r\nHost: x\r\n${json}Transfer-Encoding: chunked \r\n\r\n2\r\n{}\r\n0\r\n\r\n` +
+          'GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(res.status, 202);
+      assert.equal(res.text.match(/HTTP\/1\.1 \d{3}/g)?.length, 2, 'two answers for two requests');
+      assert.match(res.text, /"pid":\d+/);
+    });
+  });
+}
