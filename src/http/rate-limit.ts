@@ -41,6 +41,11 @@ export class RateLimiter {
     checkRateLimitEnv(options.env);
   }
 
+  /** Whether the route is limited at all: when not, the pipeline skips the stage (no await). */
+  applies(route: RouteDefinition): boolean {
+    return this.#policyOf(route) !== undefined;
+  }
+
   /**
    * Counts the request against its route's tier, sets the X-RateLimit-* headers, and throws
    * RateLimitedError past the limit. Returns the login guard when the route has one.

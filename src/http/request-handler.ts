@@ -95,7 +95,8 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
   ): Promise<void> {
     const token = auth.tokenOf(req);
     const user = token === undefined ? undefined : await auth.verify(token);
-    const guard = options.rateLimiter && (await options.rateLimiter.admit(req, res, route, user));
+    const limiter = options.rateLimiter;
+    const guard = limiter?.applies(route) ? await limiter.admit(req, res, route, user) : undefined;
     if (route.options.auth && !user) throw new UnauthorizedError();
     const routeOptions = route.options;
     let body: unknown;
