@@ -7,7 +7,9 @@ import { z } from 'zod';
 import type { Post } from './posts.ts';
 
 // Two replicas when split: a message sent to one reaches sockets held by the other, over the bus.
-export const chat = defineService('chat', { scale: { min: 2 } });
+// Sticky: a client's reconnects land on the replica that held its socket (consistent hash on
+// its address); messages still reach every replica's sockets through the bus.
+export const chat = defineService('chat', { scale: { min: 2 }, balancer: 'consistent-hash' });
 
 const Incoming = z.object({ type: z.literal('chat'), text: z.string().trim().min(1).max(500) });
 

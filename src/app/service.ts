@@ -76,10 +76,12 @@ export interface ServiceOptions {
   scale?: Partial<Omit<ScalePolicy, 'target'>> & { target?: Partial<ScaleTargets> };
   /**
    * How the gateway spreads this service's requests over its replicas when split:
-   * `least-in-flight` suits uneven request costs; `round-robin` is plain rotation.
-   * @default 'least-in-flight'
+   * `least-in-flight` suits uneven request costs; `round-robin` is plain rotation;
+   * `consistent-hash` keeps each client address on one replica (sticky: per-replica state
+   * such as WebSocket rooms or caches), moving only the clients of a replica that joins or
+   * leaves. @default 'least-in-flight'
    */
-  balancer?: 'least-in-flight' | 'round-robin';
+  balancer?: 'least-in-flight' | 'round-robin' | 'consistent-hash';
 }
 
 function scalePolicy(service: string, options: ServiceOptions['scale'] = {}): ScalePolicy {
@@ -114,7 +116,7 @@ export class Service {
 
   /** How many processes this service runs as when the app is split. */
   readonly scale: ScalePolicy;
-  readonly balancer: 'least-in-flight' | 'round-robin';
+  readonly balancer: 'least-in-flight' | 'round-robin' | 'consistent-hash';
 
   constructor(name: string, options: ServiceOptions = {}) {
     if (!SERVICE_NAME.test(name)) {
@@ -122,8 +124,8 @@ export class Service {
     }
     this.scale = scalePolicy(name, options.scale);
     this.balancer = options.balancer ?? 'least-in-flight';
-    if (!['least-in-flight', 'round-robin'].includes(this.balancer)) {
-      throw new AppDefinitionError(`service ${name}: balancer must be least-in-flight or round-robin`);
+    if (!['least-in-flight', 'round-robin', 'consistent-hash'].includes(this.balancer)) {
+      throw new AppDefinitionError(`service ${name}: balancer must be least-in-flight, round-robin or consistent-hash`);
     }
     this.name = name;
   }

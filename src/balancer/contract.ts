@@ -1,5 +1,5 @@
-// The Balancer contract every strategy passes (round robin and least in-flight today;
-// consistent hash and cookie affinity later). Strategy-specific behaviour is tested next to each.
+// The Balancer contract every strategy passes (round robin, least in-flight, consistent hash
+// without a key; cookie affinity later). Strategy-specific behaviour is tested next to each.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,16 +1,18 @@
 // The balancer folder's public face: the port, its strategies, and a factory by name so
 // config can say `least-in-flight` without importing a class.
 
+import { ConsistentHash } from './consistent-hash.ts';
 import { LeastInFlight } from './least-in-flight.ts';
 import { RoundRobin } from './round-robin.ts';
 import type { Balancer } from './types.ts';
 
 export type { Balancer, Candidates, PickContext } from './types.ts';
+export { ConsistentHash } from './consistent-hash.ts';
 export { LeastInFlight } from './least-in-flight.ts';
 export { RoundRobin } from './round-robin.ts';
 
 /** Every strategy `balancerFor` knows, for config validation. */
-export const balancerNames = ['least-in-flight', 'round-robin'] as const;
+export const balancerNames = ['least-in-flight', 'round-robin', 'consistent-hash'] as const;
 
 export type BalancerName = (typeof balancerNames)[number];
 
@@ -21,6 +23,8 @@ export function balancerFor(name: BalancerName): Balancer {
       return new LeastInFlight();
     case 'round-robin':
       return new RoundRobin();
+    case 'consistent-hash':
+      return new ConsistentHash();
     default:
       // Config arrives as strings at run time, whatever the type says.
       throw new RangeError(`unknown balancer "${String(name)}"; expected one of: ${balancerNames.join(', ')}`);

@@ -39,4 +39,6 @@ export interface Candidates {
  */
 export interface Balancer {
   candidates(replicas: readonly Replica[], context?: PickContext): Candidates;
+  /** True when picks use `context.key`: only then does the caller work one out. */
+  readonly keyed?: boolean;
 }

@@ -16,6 +16,8 @@ import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
+import { clientIp } from '../http/client-ip.ts';
+import type { TrustedProxies } from './forwarded.ts';
 import { pickReplica } from './pick.ts';
 import type { ServicePool } from './pools.ts';
 import { blamesReplica, isTimeout, upstreamErrorChannel, upstreamFailureOf } from './upstream-failure.ts';
@@ -27,6 +29,8 @@ export interface ExchangeSettings {
   maxRetries: number;
   responseTimeoutMs: number;
   bodyTimeoutMs: number;
+  /** Whose X-Forwarded-For tells the client's address, for pools that hash on it. */
+  trustedProxies: TrustedProxies;
 }
 
 /** RFC 9110 §9.2.2; PATCH and POST are not. */
@@ -70,7 +74,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
     this.#pool = pool;
     this.service = pool.service;
-    this.#candidates = pool.candidates();
+    this.#candidates = pool.candidates(() => clientIp(this.#req, this.#settings.trustedProxies));
     pool.budget.deposit();
     this.#options = {
       method: this.#req.method as Dispatcher.HttpMethod,

@@ -45,8 +45,12 @@ export class ServicePool {
     return this.#replicas;
   }
 
-  /** One request's candidates, best first; the caller skips what isn't available. */
-  candidates(): Candidates {
+  /**
+   * One request's candidates, best first; the caller skips what isn't available. `key` (the
+   * client's address) is asked for only when the pool's balancer hashes on it.
+   */
+  candidates(key?: () => string): Candidates {
+    if (this.balancer.keyed && key) return this.balancer.candidates(this.#replicas, { key: key() });
     return this.balancer.candidates(this.#replicas);
   }
 

@@ -49,6 +49,7 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     maxRetries: options.maxRetries ?? 2,
     responseTimeoutMs: options.responseTimeoutMs ?? 35_000,
     bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
+    trustedProxies,
   };
 
   function route(req: IncomingMessage, exchange: ProxyExchange): void {
