@@ -39,6 +39,6 @@ export async function dev(options: DevOptions): Promise<void> {
   }));
   log.info(
     { app: app.name, mode: 'monolith', port: address.port, services },
-    `listening on http://${host}:${address.port}`,
+    `listening on ${config.CLEAVE_TLS || config.CLEAVE_TLS_CERT ? 'https' : 'http'}://${host}:${address.port}`,
   );
 }

@@ -11,8 +11,9 @@ const USAGE = `usage: cleave <command> [options]
 commands:
   dev <app-dir>     run every service of the app in one process
                     --port <n>   listen on n (default: $PORT or 3000)
+                    --tls        HTTPS, with a self-signed certificate for localhost
   start <app-dir>   run the app split: a supervisor, a gateway process on PORT
-                    and a pool of processes per service (--port as for dev)
+                    and a pool of processes per service (--port, --tls as for dev)
   status            every pool of the running split app: replicas now / desired /
                     min / max, load, recent scaling decisions
                     --port <n>   the app serving n (default: $PORT or 3000)
@@ -22,7 +23,9 @@ commands:
 
 environment: PORT, HOST, LOG_LEVEL, CLEAVE_ACCESS_LOG, CLEAVE_STORE (memory|file), CLEAVE_DATA_DIR,
              CLEAVE_SECRET, CLEAVE_TASK_THREADS, CLEAVE_STOP_GRACE_MS, CLEAVE_TRUSTED_PROXIES,
-             CLEAVE_HEALTH_INTERVAL_MS, CLEAVE_HEALTH_TIMEOUT_MS, CLEAVE_UNHEALTHY_RESTART_MS`;
+             CLEAVE_HEALTH_INTERVAL_MS, CLEAVE_HEALTH_TIMEOUT_MS, CLEAVE_UNHEALTHY_RESTART_MS,
+             CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_HSTS, CLEAVE_HTTP_REDIRECT_PORT, CLEAVE_RATE_LIMIT…
+             (README: the full table)`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -61,13 +64,19 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** `<app-dir> [--port n]`, the arguments dev and start share. */
+/** `<app-dir> [--port n] [--tls]`, the arguments dev and start share. */
 function appArgs(command: string, args: string[]): { appDir: string; port?: number } {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { port: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { port: { type: 'string' }, tls: { type: 'boolean', default: false } },
+  });
   const appDir = positionals[0];
   if (!appDir || positionals.length > 1) {
     throw new UsageError(`cleave ${command} takes one app folder: cleave ${command} <app-dir>`);
   }
+  // An environment variable, so the gateway process that the supervisor forks sees it too.
+  if (values.tls) process.env.CLEAVE_TLS = 'on';
   return { appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) };
 }
 

@@ -5,6 +5,7 @@
 
 import type { App } from '../app/app.ts';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { loadTls } from '../http/tls.ts';
 import { checkRateLimitEnv } from '../ratelimit/policy.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadApp } from '../runtime/load-app.ts';
@@ -20,6 +21,9 @@ export async function start(options: StartOptions): Promise<void> {
   if (options.port !== undefined) process.env.PORT = String(options.port);
   const config = loadRuntimeConfig();
   checkRateLimitEnv(config);
+  // Here, not only in the gateway: a bad path is one line now, and a self-signed certificate
+  // is made once, before the gateway (and any restart of it) reads it.
+  const tls = await loadTls(config);
   process.title = 'cleave supervisor';
   const log = createLogger({ level: config.LOG_LEVEL, base: { role: 'supervisor' } });
   const { app, modulePath } = await loadApp(options.appDir);
@@ -37,13 +41,14 @@ export async function start(options: StartOptions): Promise<void> {
     throw error;
   }
   const port = address?.port ?? config.PORT;
-  printPlan(app, port);
+  const scheme = tls ? 'https' : 'http';
+  printPlan(app, `${scheme}://localhost:${port}`);
   const host = address?.host === '::' || address?.host === undefined ? 'localhost' : address.host;
-  log.info({ app: app.name, mode: 'split', port }, `listening on http://${host}:${port}`);
+  log.info({ app: app.name, mode: 'split', port }, `listening on ${scheme}://${host}:${port}`);
 }
 
 /** What runs where, for the person who typed the command (stderr keeps stdout pure JSON). */
-function printPlan(app: App, port: number): void {
+function printPlan(app: App, url: string): void {
   const lines = app.services.map((service) => {
     const routes = [
       ...service.routes.map((route) => `${route.method} ${route.path}`),
@@ -56,5 +61,5 @@ function printPlan(app: App, port: number): void {
   process.stderr.write(
     `cleave: ${app.name} split into ${app.services.length} pools and a gateway\n${lines.join('\n')}\n`,
   );
-  process.stderr.write(`cleave: http://localhost:${port}\n`);
+  process.stderr.write(`cleave: ${url}\n`);
 }

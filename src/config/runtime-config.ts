@@ -47,6 +47,17 @@ export const runtimeConfigSpec = {
   CLEAVE_RATE_LIMIT_ANONYMOUS: env.optional(),
   /** Overrides the app's default authenticated tier: `<requests>/<seconds>`. */
   CLEAVE_RATE_LIMIT_AUTHENTICATED: env.optional(),
+  /** HTTPS on PORT with a self-signed certificate for localhost (what `--tls` sets). */
+  CLEAVE_TLS: env.bool({ default: false }),
+  /** HTTPS on PORT with this certificate (PEM file); CLEAVE_TLS_KEY names its key. */
+  CLEAVE_TLS_CERT: env.optional(),
+  CLEAVE_TLS_KEY: env.optional(),
+  /** Where the self-signed certificate is kept between starts. */
+  CLEAVE_TLS_DIR: env.string({ default: '.cleave/tls' }),
+  /** Strict-Transport-Security on every HTTPS answer (one year). */
+  CLEAVE_HSTS: env.bool({ default: false }),
+  /** Also listen for plain HTTP on this port and redirect (308) every request to HTTPS. */
+  CLEAVE_HTTP_REDIRECT_PORT: env.optionalInt({ min: 0, max: 65535 }),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

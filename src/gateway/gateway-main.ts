@@ -12,6 +12,7 @@ import { createLogger } from '../observability/logger.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
+import { loadTls } from '../http/tls.ts';
 import { Gateway } from './gateway.ts';
 
 setTitle(roleFromArgv() ?? 'gateway');
@@ -22,11 +23,13 @@ const channel = channelOfProcess();
 const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role: 'gateway' } });
 const { app } = await loadApp(appModule);
+const tls = await loadTls(config);
 
 const gateway = new Gateway({
   app,
   config,
   log,
+  ...(tls ? { tls } : {}),
   onHealth: (service, id, healthy) =>
     channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),
 });

@@ -10,6 +10,7 @@ import type { App } from '../app/app.ts';
 import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { Router } from '../http/router.ts';
 import { HttpServer } from '../http/server.ts';
+import type { TlsSettings } from '../http/tls.ts';
 import { Replica, type ReplicaHealthMessage } from '../upstream/replica.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { UpstreamPools } from './pools.ts';
@@ -22,6 +23,8 @@ export interface GatewayOptions {
   log: Logger;
   /** Hears each flip of a replica's health (probes and passive checks). */
   onHealth?: (service: string, id: string, healthy: boolean) => void;
+  /** HTTPS on PORT (http/tls.ts loadTls): TLS ends here, replicas see X-Forwarded-Proto: https. */
+  tls?: TlsSettings;
 }
 
 const healthChannel = diagnostics_channel.channel('cleave:upstream:health');
@@ -50,6 +53,10 @@ export class Gateway {
       hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),
       log,
       listen: { port: config.PORT, host: config.HOST },
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.tls && config.CLEAVE_HTTP_REDIRECT_PORT !== undefined
+        ? { redirectHttpPort: config.CLEAVE_HTTP_REDIRECT_PORT }
+        : {}),
     });
     healthChannel.subscribe(this.#healthListener);
   }

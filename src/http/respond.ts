@@ -80,9 +80,12 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
   }
   const cleaveError = known ?? new InternalError();
   // Drop whatever a stage set before failing (the static file server sets its own).
-  // The rate-limit headers stay: every answer of a limited route says where the client stands.
+  // The rate-limit headers stay (every answer of a limited route says where the client
+  // stands), and so does HSTS (every answer over TLS carries it).
   for (const name of res.getHeaderNames()) {
-    if (name !== 'connection' && !name.startsWith('x-ratelimit-')) res.removeHeader(name);
+    if (name !== 'connection' && name !== 'strict-transport-security' && !name.startsWith('x-ratelimit-')) {
+      res.removeHeader(name);
+    }
   }
   const headers: HeaderBag = { 'x-request-id': requestId };
   if (cleaveError instanceof MethodNotAllowedError) headers.allow = cleaveError.allow.join(', ');

@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
@@ -16,6 +17,7 @@ import {
   UriTooLongError,
 } from '../errors.ts';
 import { answerHealthProbe, isHealthProbe } from './health-endpoint.ts';
+import { secureOptions, type TlsSettings } from './tls.ts';
 import { writeRawError } from './raw-error.ts';
 import type { RequestPipeline } from './request-handler.ts';
 import type { Duplex } from 'node:stream';
@@ -44,6 +46,10 @@ export interface HttpServerOptions {
   maxHeaderSize?: number;
   /** Longest request target; over it the answer is 414. @default 8192 */
   maxUrlLength?: number;
+  /** Serve HTTPS with this certificate (http/tls.ts). @default plain HTTP */
+  tls?: TlsSettings;
+  /** With `tls`: also answer plain HTTP on this port with a 308 to the HTTPS URL. */
+  redirectHttpPort?: number;
 }
 
 export type ListenTarget =
@@ -57,6 +63,8 @@ export class HttpServer {
   private lastChange = performance.now();
   private loadSince = this.lastChange;
   private draining = false;
+  private readonly hsts: boolean;
+  private redirect: Server | undefined;
   private idleWaiters: Array<() => void> = [];
 
   private readonly pipeline: RequestPipeline;
@@ -68,18 +76,21 @@ export class HttpServer {
     this.hub = options.hub;
     this.log = options.log;
     const { hub } = options;
-    this.server = createServer(
-      {
-        maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
-        headersTimeout: options.headersTimeoutMs ?? 10_000,
-        requestTimeout: options.requestTimeoutMs ?? 30_000,
-        keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
-        // Smuggling defence: refuse a request carrying both Content-Length and
-        // Transfer-Encoding instead of guessing which one the client meant.
-        insecureHTTPParser: false,
-      },
-      (req, res) => this.onRequest(req, res),
-    );
+    const httpOptions = {
+      maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
+      headersTimeout: options.headersTimeoutMs ?? 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+      // Smuggling defence: refuse a request carrying both Content-Length and
+      // Transfer-Encoding instead of guessing which one the client meant.
+      insecureHTTPParser: false,
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
+    // An https.Server is an http.Server over TLS sockets: everything below works on both.
+    this.server = options.tls
+      ? createHttpsServer({ ...httpOptions, ...secureOptions(options.tls) }, onRequest)
+      : createServer(httpOptions, onRequest);
+    this.hsts = options.tls?.hsts ?? false;
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       hub.handleUpgrade(req, socket, head),
     );
@@ -101,7 +112,12 @@ export class HttpServer {
       if ('path' in target) this.server.listen(target.path, done);
       else this.server.listen(target.port, target.host ?? '::', done);
     });
-    return this.server.address() as AddressInfo | string;
+    const address = this.server.address() as AddressInfo | string;
+    const redirectPort = this.options.redirectHttpPort;
+    if (this.options.tls && redirectPort !== undefined && typeof address === 'object' && !('path' in target)) {
+      this.redirect = await listenRedirect(redirectPort, target.host ?? '::', address.port);
+    }
+    return address;
   }
 
   get requestsInFlight(): number {
@@ -141,12 +157,18 @@ export class HttpServer {
       this.log.warn({ inFlight: this.inFlight }, 'grace period over; cutting requests still in flight');
     this.server.closeAllConnections();
     await closed;
+    if (this.redirect) {
+      const redirect = this.redirect;
+      await new Promise<void>((resolve) => redirect.close(() => resolve()));
+      redirect.closeAllConnections();
+    }
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.countInFlight(1);
     // Once draining, tell keep-alive clients to reconnect (elsewhere) for their next request.
     if (this.draining) res.setHeader('connection', 'close');
+    if (this.hsts) res.setHeader('strict-transport-security', 'max-age=31536000; includeSubDomains');
     // One listener per request does both jobs: each listener costs measurably (bench/pipeline.ts).
     res.on('close', () => {
       this.countInFlight(-1);
@@ -191,6 +213,21 @@ export class HttpServer {
       });
     });
   }
+}
+
+/** Plain HTTP on `port` that sends every request to the same path over HTTPS on `httpsPort`. */
+async function listenRedirect(port: number, host: string, httpsPort: number): Promise<Server> {
+  const redirect = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+    // The Host header without its port; a missing or odd one falls back to localhost.
+    const name = /^[a-z0-9.-]+|^\[[0-9a-f:.]+\]/i.exec(req.headers.host ?? '')?.[0] ?? 'localhost';
+    const location = `https://${name}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.url ?? '/'}`;
+    res.writeHead(308, { location, 'content-length': 0, connection: 'close' }).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    redirect.once('error', (error: NodeJS.ErrnoException) => reject(listenFailed({ port, host }, error)));
+    redirect.listen(port, host, () => resolve());
+  });
+  return redirect;
 }
 
 /** A refused request gets a short JSON answer on a connection that then closes. */

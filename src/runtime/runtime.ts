@@ -13,6 +13,7 @@ import { AppDefinitionError } from '../errors.ts';
 import { Authenticator } from '../http/auth.ts';
 import { TrustedProxies } from '../gateway/forwarded.ts';
 import { RateLimiter } from '../http/rate-limit.ts';
+import { loadTls } from '../http/tls.ts';
 import { createRequestHandler } from '../http/request-handler.ts';
 import { Router } from '../http/router.ts';
 import { HttpServer, type ListenTarget } from '../http/server.ts';
@@ -86,6 +87,8 @@ export class Runtime {
     this.cron.start(app.services.flatMap((service) => service.crons));
 
     const contextFor = (service: string) => contexts.for(service);
+    const listen = this.options.listen ?? { port: config.PORT, host: config.HOST };
+    const tls = 'path' in listen ? undefined : await loadTls(config);
     const hub = new SocketHub({ router, auth, bus: ports.bus, log, contextFor });
     this.server = new HttpServer({
       pipeline: createRequestHandler({
@@ -103,7 +106,12 @@ export class Runtime {
       }),
       hub,
       log,
-      listen: this.options.listen ?? { port: config.PORT, host: config.HOST },
+      listen,
+      // TLS only where clients connect: a split replica's unix socket is the gateway's.
+      ...(tls ? { tls } : {}),
+      ...(tls && config.CLEAVE_HTTP_REDIRECT_PORT !== undefined
+        ? { redirectHttpPort: config.CLEAVE_HTTP_REDIRECT_PORT }
+        : {}),
     });
     return this.server.listen();
   }
