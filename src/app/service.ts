@@ -79,9 +79,10 @@ export interface ServiceOptions {
    * `least-in-flight` suits uneven request costs; `round-robin` is plain rotation;
    * `consistent-hash` keeps each client address on one replica (sticky: per-replica state
    * such as WebSocket rooms or caches), moving only the clients of a replica that joins or
-   * leaves. @default 'least-in-flight'
+   * leaves; `cookie-affinity` does the same with a cookie, for clients sharing one address.
+   * @default 'least-in-flight'
    */
-  balancer?: 'least-in-flight' | 'round-robin' | 'consistent-hash';
+  balancer?: 'least-in-flight' | 'round-robin' | 'consistent-hash' | 'cookie-affinity';
 }
 
 function scalePolicy(service: string, options: ServiceOptions['scale'] = {}): ScalePolicy {
@@ -116,7 +117,7 @@ export class Service {
 
   /** How many processes this service runs as when the app is split. */
   readonly scale: ScalePolicy;
-  readonly balancer: 'least-in-flight' | 'round-robin' | 'consistent-hash';
+  readonly balancer: 'least-in-flight' | 'round-robin' | 'consistent-hash' | 'cookie-affinity';
 
   constructor(name: string, options: ServiceOptions = {}) {
     if (!SERVICE_NAME.test(name)) {
@@ -124,8 +125,10 @@ export class Service {
     }
     this.scale = scalePolicy(name, options.scale);
     this.balancer = options.balancer ?? 'least-in-flight';
-    if (!['least-in-flight', 'round-robin', 'consistent-hash'].includes(this.balancer)) {
-      throw new AppDefinitionError(`service ${name}: balancer must be least-in-flight, round-robin or consistent-hash`);
+    if (!['least-in-flight', 'round-robin', 'consistent-hash', 'cookie-affinity'].includes(this.balancer)) {
+      throw new AppDefinitionError(
+        `service ${name}: balancer must be least-in-flight, round-robin, consistent-hash or cookie-affinity`,
+      );
     }
     this.name = name;
   }

@@ -11,7 +11,7 @@ import type { Balancer, Candidates, PickContext } from './types.ts';
 
 export class ConsistentHash implements Balancer {
   /** The gateway computes a key (the client address) only for balancers that use one. */
-  readonly keyed = true;
+  readonly keyed = 'address';
   readonly #fallback = new LeastInFlight();
 
   candidates(replicas: readonly Replica[], context?: PickContext): Candidates {

@@ -2,17 +2,19 @@
 // config can say `least-in-flight` without importing a class.
 
 import { ConsistentHash } from './consistent-hash.ts';
+import { CookieAffinity } from './cookie-affinity.ts';
 import { LeastInFlight } from './least-in-flight.ts';
 import { RoundRobin } from './round-robin.ts';
 import type { Balancer } from './types.ts';
 
 export type { Balancer, Candidates, PickContext } from './types.ts';
 export { ConsistentHash } from './consistent-hash.ts';
+export { CookieAffinity } from './cookie-affinity.ts';
 export { LeastInFlight } from './least-in-flight.ts';
 export { RoundRobin } from './round-robin.ts';
 
 /** Every strategy `balancerFor` knows, for config validation. */
-export const balancerNames = ['least-in-flight', 'round-robin', 'consistent-hash'] as const;
+export const balancerNames = ['least-in-flight', 'round-robin', 'consistent-hash', 'cookie-affinity'] as const;
 
 export type BalancerName = (typeof balancerNames)[number];
 
@@ -25,6 +27,8 @@ export function balancerFor(name: BalancerName): Balancer {
       return new RoundRobin();
     case 'consistent-hash':
       return new ConsistentHash();
+    case 'cookie-affinity':
+      return new CookieAffinity();
     default:
       // Config arrives as strings at run time, whatever the type says.
       throw new RangeError(`unknown balancer "${String(name)}"; expected one of: ${balancerNames.join(', ')}`);

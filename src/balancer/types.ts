@@ -39,6 +39,9 @@ export interface Candidates {
  */
 export interface Balancer {
   candidates(replicas: readonly Replica[], context?: PickContext): Candidates;
-  /** True when picks use `context.key`: only then does the caller work one out. */
-  readonly keyed?: boolean;
+  /**
+   * What `context.key` must be for this strategy: the client's address, or the value of the
+   * pool's affinity cookie. Unset: no key, and the caller works none out.
+   */
+  readonly keyed?: 'address' | 'cookie';
 }

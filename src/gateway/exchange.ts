@@ -16,7 +16,7 @@ import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
-import { clientIp } from '../http/client-ip.ts';
+import { affinityKey, affinitySetCookie } from './affinity.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import { pickReplica } from './pick.ts';
 import type { ServicePool } from './pools.ts';
@@ -74,7 +74,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
     this.#pool = pool;
     this.service = pool.service;
-    this.#candidates = pool.candidates(() => clientIp(this.#req, this.#settings.trustedProxies));
+    this.#candidates = pool.candidates(affinityKey(this.#req, pool, this.#settings.trustedProxies));
     pool.budget.deposit();
     this.#options = {
       method: this.#req.method as Dispatcher.HttpMethod,
@@ -110,6 +110,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   ): void {
     stripResponseHopByHop(headers);
     headers['x-request-id'] = this.requestId;
+    const pool = this.#pool;
+    const replica = this.#lease?.replica;
+    if (pool?.affinityCookie !== undefined && replica !== undefined) {
+      const cookie = affinitySetCookie(this.#req, pool, replica.id);
+      if (cookie !== undefined) headers['set-cookie'] = [...[headers['set-cookie'] ?? []].flat(), cookie];
+    }
     try {
       this.#res.writeHead(statusCode, headers);
     } catch (error) {

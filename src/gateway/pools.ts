@@ -46,12 +46,19 @@ export class ServicePool {
   }
 
   /**
-   * One request's candidates, best first; the caller skips what isn't available. `key` (the
-   * client's address) is asked for only when the pool's balancer hashes on it.
+   * One request's candidates, best first; the caller skips what isn't available. `key` is
+   * asked only when the pool's balancer uses one, for the kind it uses (address or cookie).
    */
-  candidates(key?: () => string): Candidates {
-    if (this.balancer.keyed && key) return this.balancer.candidates(this.#replicas, { key: key() });
-    return this.balancer.candidates(this.#replicas);
+  candidates(key?: (kind: 'address' | 'cookie') => string | undefined): Candidates {
+    const kind = this.balancer.keyed;
+    if (kind === undefined || key === undefined) return this.balancer.candidates(this.#replicas);
+    const value = key(kind);
+    return this.balancer.candidates(this.#replicas, value === undefined ? undefined : { key: value });
+  }
+
+  /** The cookie that pins a client to a replica, when the pool's balancer uses one. */
+  get affinityCookie(): string | undefined {
+    return this.balancer.keyed === 'cookie' ? `cleave_${this.service}` : undefined;
   }
 
   /** Undefined once the replica has been removed (a pick made just before): try the next one. */

@@ -7,17 +7,25 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ReplicaCluster, type RunningGateway, startGateway } from '../fixtures/gateway-app/harness.ts';
 
-function pidFrom(port: number, address: string): Promise<number> {
+function get(port: number, address: string, cookie?: string): Promise<{ pid: number; setCookie: string[] }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/pid', localAddress: address, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve((JSON.parse(body) as { pid: number }).pid));
-    });
+    const headers = cookie === undefined ? {} : { cookie };
+    const req = request(
+      { host: '127.0.0.1', port, path: '/pid', localAddress: address, agent: false, headers },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () =>
+          resolve({ pid: (JSON.parse(body) as { pid: number }).pid, setCookie: res.headers['set-cookie'] ?? [] }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
+
+const pidFrom = async (port: number, address: string) => (await get(port, address)).pid;
 
 const addresses = Array.from({ length: 24 }, (_, i) => `127.0.0.${i + 10}`);
 
@@ -52,5 +60,44 @@ describe('sticky sessions: consistent hash on the client address', { timeout: 60
       if (owner.get(address) === leavingPid) assert.notEqual(now, leavingPid, `${address} moved`);
       else assert.equal(now, owner.get(address), `${address} stayed`);
     }
+  });
+});
+
+describe('sticky sessions: cookie affinity', { timeout: 60_000 }, () => {
+  const cluster = new ReplicaCluster();
+  let gateway: RunningGateway;
+
+  before(async () => {
+    await cluster.start({ api: 3 });
+    gateway = await startGateway(cluster.replicas, { balancer: 'cookie-affinity' });
+  });
+  after(async () => {
+    await gateway?.stop();
+    await cluster.stop();
+  });
+
+  it('pins each client with a cookie, even clients sharing one address, and re-pins when its replica leaves', async () => {
+    const clients: Array<{ cookie: string; pid: number }> = [];
+    for (let i = 0; i < 9; i++) {
+      const first = await get(gateway.port, '127.0.0.1');
+      const cookie = first.setCookie[0]?.split(';')[0] ?? '';
+      assert.match(cookie, /^cleave_api=api%23\d$/);
+      assert.match(first.setCookie[0] ?? '', /HttpOnly; SameSite=Lax/i);
+      clients.push({ cookie, pid: first.pid });
+    }
+    assert.equal(new Set(clients.map((client) => client.pid)).size, 3, 'one address, spread over every replica');
+    for (const client of clients) {
+      const again = await get(gateway.port, '127.0.0.1', client.cookie);
+      assert.equal(again.pid, client.pid, 'the cookie keeps the client on its replica');
+      assert.deepEqual(again.setCookie, [], 'no new cookie while it holds');
+    }
+    const leaving = cluster.of('api')[0];
+    assert.ok(leaving);
+    await gateway.pools.remove('api', leaving.id);
+    const orphan = clients.find((client) => client.pid === leaving.child.pid);
+    assert.ok(orphan);
+    const moved = await get(gateway.port, '127.0.0.1', orphan.cookie);
+    assert.notEqual(moved.pid, leaving.child.pid);
+    assert.equal(moved.setCookie.length, 1, 'a new cookie for its new replica');
   });
 });

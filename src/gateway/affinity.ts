@@ -1,0 +1,29 @@
+// The request-side keys of sticky pools: the client's address for consistent hashing, the
+// pool's affinity cookie for cookie affinity; and the cookie a response sets when the
+// request's did not name the replica that answered it.
+
+import type { IncomingMessage } from 'node:http';
+import { parse, serialize } from 'cookie';
+import { clientIp } from '../http/client-ip.ts';
+import type { TrustedProxies } from './forwarded.ts';
+import type { ServicePool } from './pools.ts';
+
+/** The key function `ServicePool.candidates` asks of, for this request. */
+export function affinityKey(req: IncomingMessage, pool: ServicePool, trusted: TrustedProxies) {
+  return (kind: 'address' | 'cookie'): string | undefined =>
+    kind === 'address' ? clientIp(req, trusted) : cookieOf(req, pool.affinityCookie);
+}
+
+/** `Set-Cookie` to add to the answer from `replicaId`, or undefined when the request already had it. */
+export function affinitySetCookie(req: IncomingMessage, pool: ServicePool, replicaId: string): string | undefined {
+  const name = pool.affinityCookie;
+  if (name === undefined || cookieOf(req, name) === replicaId) return undefined;
+  // A session's worth of stickiness; no Max-Age, so it ends with the browser session.
+  return serialize(name, replicaId, { path: '/', httpOnly: true, sameSite: 'lax' });
+}
+
+function cookieOf(req: IncomingMessage, name: string | undefined): string | undefined {
+  const header = req.headers.cookie;
+  if (name === undefined || header === undefined) return undefined;
+  return parse(header)[name];
+}
