@@ -58,6 +58,10 @@ export const runtimeConfigSpec = {
   CLEAVE_HSTS: env.bool({ default: false }),
   /** Also listen for plain HTTP on this port and redirect (308) every request to HTTPS. */
   CLEAVE_HTTP_REDIRECT_PORT: env.optionalInt({ min: 0, max: 65535 }),
+  /** A client must send its whole header section within this (slowloris bound): else 408. */
+  CLEAVE_HEADERS_TIMEOUT_MS: env.int({ default: 10_000, min: 100, max: 600_000 }),
+  /** A client must send its whole request, body included, within this: else 408. */
+  CLEAVE_REQUEST_TIMEOUT_MS: env.int({ default: 30_000, min: 100, max: 3_600_000 }),
   /** Longest a graceful stop waits for in-flight requests. */
   CLEAVE_STOP_GRACE_MS: env.int({ default: 10_000, min: 0, max: 600_000 }),
 };

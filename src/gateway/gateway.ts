@@ -53,6 +53,8 @@ export class Gateway {
       hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),
       log,
       listen: { port: config.PORT, host: config.HOST },
+      headersTimeoutMs: config.CLEAVE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.CLEAVE_REQUEST_TIMEOUT_MS,
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.tls && config.CLEAVE_HTTP_REDIRECT_PORT !== undefined
         ? { redirectHttpPort: config.CLEAVE_HTTP_REDIRECT_PORT }

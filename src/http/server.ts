@@ -80,6 +80,9 @@ export class HttpServer {
       maxHeaderSize: options.maxHeaderSize ?? 16 * 1024,
       headersTimeout: options.headersTimeoutMs ?? 10_000,
       requestTimeout: options.requestTimeoutMs ?? 30_000,
+      // Node checks those two timeouts only this often (30 s by default): a slowloris client
+      // would hold its socket up to that long past its deadline.
+      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs ?? 10_000),
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
       // Smuggling defence: refuse a request carrying both Content-Length and
       // Transfer-Encoding instead of guessing which one the client meant.

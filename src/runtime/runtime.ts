@@ -107,6 +107,8 @@ export class Runtime {
       hub,
       log,
       listen,
+      headersTimeoutMs: config.CLEAVE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.CLEAVE_REQUEST_TIMEOUT_MS,
       // TLS only where clients connect: a split replica's unix socket is the gateway's.
       ...(tls ? { tls } : {}),
       ...(tls && config.CLEAVE_HTTP_REDIRECT_PORT !== undefined

@@ -4,6 +4,7 @@
 // replica (no replica logs it).
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { type CleaveProcess, startCleave } from '../helpers/spawn-cleave.ts';
@@ -167,3 +168,62 @@ for (const mode of ['start', 'dev'] as const) {
     });
   });
 }
+
+/** Writes `head` at once, then `drip` every 200 ms, and waits for the server's answer and close. */
+function slowClient(
+  port: number,
+  head: string,
+  drip: string,
+): Promise<{ status: number; closed: boolean; afterMs: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setInterval(() => socket.write(drip), 200);
+    const done = (closed: boolean) => {
+      clearInterval(timer);
+      socket.destroy();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), closed, afterMs: Date.now() - started });
+    };
+    const giveUp = setTimeout(() => done(false), 10_000);
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('close', () => {
+      clearTimeout(giveUp);
+      done(true);
+    });
+    socket.on('error', () => {});
+    socket.write(head);
+  });
+}
+
+describe('slowloris (cleave start)', { timeout: 60_000 }, () => {
+  let app: CleaveProcess;
+  before(async () => {
+    app = await startCleave(['start', 'test/fixtures/replicated'], {
+      CLEAVE_TASK_THREADS: '1',
+      CLEAVE_HEADERS_TIMEOUT_MS: '500',
+      CLEAVE_REQUEST_TIMEOUT_MS: '1000',
+    });
+  });
+  after(async () => {
+    assert.equal(await app.stop(), 0);
+  });
+
+  it('answers 408 and closes a client that never finishes its headers', async () => {
+    const res = await slowClient(app.port, 'GET /pid HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n');
+    assert.equal(res.status, 408);
+    assert.equal(res.closed, true);
+    assert.ok(res.afterMs < 3000, `cut after ${res.afterMs} ms`);
+  });
+
+  it('cuts a client that sends its body a byte at a time past the request timeout', async () => {
+    const res = await slowClient(
+      app.port,
+      `PUT /kv/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"`,
+      'a',
+    );
+    assert.equal(res.closed, true);
+    assert.ok(res.status === 408 || res.status === 0, `status ${res.status}`);
+    assert.ok(res.afterMs < 4000, `cut after ${res.afterMs} ms`);
+  });
+});
