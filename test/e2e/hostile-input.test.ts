@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { openSocket } from '../helpers/ws-client.ts';
 import { type CleaveProcess, startCleave } from '../helpers/spawn-cleave.ts';
 
 interface HostileCase {
@@ -142,6 +143,12 @@ for (const mode of ['start', 'dev'] as const) {
         }
       });
     }
+
+    it('closes a WebSocket with 1009 on a frame over the limit (64 KiB by default)', async () => {
+      const socket = await openSocket(`${app.url.replace('http', 'ws')}/ws`);
+      socket.ws.send('x'.repeat(128 * 1024));
+      assert.equal((await socket.closed).code, 1009);
+    });
 
     it('never runs a handler on a body whose chunked framing breaks mid-stream', async () => {
       const seen = async () => ((await (await fetch(`${app.url}/seen`)).json()) as { seen: unknown[] }).seen.length;
