@@ -8,10 +8,14 @@ import { clientIp } from '../http/client-ip.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import type { ServicePool } from './pools.ts';
 
-/** The key function `ServicePool.candidates` asks of, for this request. */
-export function affinityKey(req: IncomingMessage, pool: ServicePool, trusted: TrustedProxies) {
-  return (kind: 'address' | 'cookie'): string | undefined =>
-    kind === 'address' ? clientIp(req, trusted) : cookieOf(req, pool.affinityCookie);
+/** The key a sticky pool's balancer picks by, for this request. */
+export function affinityKey(
+  kind: 'address' | 'cookie',
+  req: IncomingMessage,
+  cookieName: string | undefined,
+  trusted: TrustedProxies,
+): string | undefined {
+  return kind === 'address' ? clientIp(req, trusted) : cookieOf(req, cookieName);
 }
 
 /** `Set-Cookie` to add to the answer from `replicaId`, or undefined when the request already had it. */

@@ -16,7 +16,7 @@ import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
-import { affinityKey, affinitySetCookie } from './affinity.ts';
+import { affinitySetCookie } from './affinity.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import { pickReplica } from './pick.ts';
 import type { ServicePool } from './pools.ts';
@@ -74,7 +74,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
     this.#pool = pool;
     this.service = pool.service;
-    this.#candidates = pool.candidates(affinityKey(this.#req, pool, this.#settings.trustedProxies));
+    this.#candidates = pool.candidates(this.#req, this.#settings.trustedProxies);
     pool.budget.deposit();
     this.#options = {
       method: this.#req.method as Dispatcher.HttpMethod,

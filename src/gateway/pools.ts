@@ -2,9 +2,12 @@
 // The replica array is replaced on every change, never mutated: a balancer pick keeps the array
 // it was given (src/balancer/types.ts), and changes are rare next to picks.
 
+import type { IncomingMessage } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { balancerFor, type Balancer, type BalancerName, type Candidates } from '../balancer/index.ts';
 import type { Replica, ReplicaAddress } from '../upstream/replica.ts';
+import { affinityKey } from './affinity.ts';
+import type { TrustedProxies } from './forwarded.ts';
 import { HealthProbes, type HealthProbeOptions } from './health-probes.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 
@@ -46,14 +49,17 @@ export class ServicePool {
   }
 
   /**
-   * One request's candidates, best first; the caller skips what isn't available. `key` is
-   * asked only when the pool's balancer uses one, for the kind it uses (address or cookie).
+   * One request's candidates, best first; the caller skips what isn't available. The key
+   * (client address or affinity cookie) is worked out only when the pool's balancer uses one:
+   * nothing is computed or allocated for the others, on the gateway's hot path.
    */
-  candidates(key?: (kind: 'address' | 'cookie') => string | undefined): Candidates {
+  candidates(req?: IncomingMessage, trusted?: TrustedProxies): Candidates {
     const kind = this.balancer.keyed;
-    if (kind === undefined || key === undefined) return this.balancer.candidates(this.#replicas);
-    const value = key(kind);
-    return this.balancer.candidates(this.#replicas, value === undefined ? undefined : { key: value });
+    if (kind === undefined || req === undefined || trusted === undefined) {
+      return this.balancer.candidates(this.#replicas);
+    }
+    const key = affinityKey(kind, req, this.affinityCookie, trusted);
+    return this.balancer.candidates(this.#replicas, key === undefined ? undefined : { key });
   }
 
   /** The cookie that pins a client to a replica, when the pool's balancer uses one. */

@@ -19,7 +19,6 @@ import type { Router } from '../http/router.ts';
 import type { ReplicaAddress } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
-import { affinityKey } from './affinity.ts';
 import { pickReplica } from './pick.ts';
 import type { ServicePool, UpstreamPools } from './pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
@@ -89,7 +88,7 @@ export class UpgradeProxy {
       client,
       head,
       pool,
-      candidates: pool.candidates(affinityKey(req, pool, trustedProxies)),
+      candidates: pool.candidates(req, trustedProxies),
       path: target.path,
       target: target.search === '' ? target.path : `${target.path}?${target.search}`,
       headers: upstreamRequestHeaders(req, { requestId, trustedProxies, upgrade: true }),

@@ -9,8 +9,6 @@ export class MemoryRateCounters implements RateCounters {
   /** One limiter per window length; limits are compared by the caller, so none ever refuses. */
   readonly #windows = new Map<number, RateLimiterMemory>();
   readonly #blocks = new RateLimiterMemory({ points: 1, duration: 1 });
-  /** Which window each key lives in, for reset(). */
-  readonly #windowOf = new Map<string, number>();
 
   async hit(key: string, points: number, durationMs: number): Promise<Count> {
     let window = this.#windows.get(durationMs);
@@ -21,7 +19,6 @@ export class MemoryRateCounters implements RateCounters {
       });
       this.#windows.set(durationMs, window);
     }
-    this.#windowOf.set(key, durationMs);
     const result: RateLimiterRes = await window.consume(key, points);
     return { consumed: result.consumedPoints, msBeforeNext: result.msBeforeNext };
   }
@@ -35,9 +32,8 @@ export class MemoryRateCounters implements RateCounters {
     await this.#blocks.block(key, Math.max(1, Math.ceil(ms / 1000)));
   }
 
+  /** From every window: there are a handful (one per limit length), and no index to keep. */
   async reset(key: string): Promise<void> {
-    const durationMs = this.#windowOf.get(key);
-    this.#windowOf.delete(key);
-    if (durationMs !== undefined) await this.#windows.get(durationMs)?.delete(key);
+    await Promise.all([...this.#windows.values()].map((window) => window.delete(key)));
   }
 }

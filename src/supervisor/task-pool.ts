@@ -19,6 +19,9 @@ import { fromWire } from '../shared/error-wire.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess } from './managed-process.ts';
 
+/** Longest a leaving worker may take to exit once its task is done. */
+const LEAVING_GRACE_MS = 10_000;
+
 const TASK_PROCESS_MAIN = fileURLToPath(new URL('../queue/task-process-main.ts', import.meta.url));
 
 export interface TaskPoolOptions {
@@ -161,15 +164,11 @@ export class TaskPool {
     this.#dispatch();
     this.#keepStandby();
     const idle = leaving.filter((worker) => worker.current === undefined);
-    await Promise.all(idle.map((worker) => worker.managed.stop(this.#graceMs)));
+    await Promise.all(idle.map((worker) => worker.managed.stop(LEAVING_GRACE_MS)));
   }
 
   get pids(): Array<number | undefined> {
     return [...this.#workers.values()].map(({ managed }) => managed.pid);
-  }
-
-  get #graceMs(): number {
-    return 10_000;
   }
 
   #active(worker: Worker): boolean {
@@ -185,7 +184,7 @@ export class TaskPool {
     if (!canGrow) {
       for (const worker of standbys) {
         worker.leaving = true;
-        void worker.managed.stop(this.#graceMs);
+        void worker.managed.stop(LEAVING_GRACE_MS);
       }
     }
   }
@@ -279,7 +278,7 @@ export class TaskPool {
     worker.current = undefined;
     if (message.ok) pending.resolve(message.output);
     else pending.reject(fromWire(message.error));
-    if (worker.leaving && !this.#stopping) void worker.managed.stop(this.#graceMs);
+    if (worker.leaving && !this.#stopping) void worker.managed.stop(LEAVING_GRACE_MS);
     this.#dispatch();
   }
 
