@@ -9,11 +9,11 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { AppStatus } from '../../src/supervisor/status.ts';
-import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
+import { childPids, type CleaveProcess, startCleave, stopLeavingNothing, titleOf } from '../helpers/spawn-cleave.ts';
+import { sleep, until } from '../helpers/wait.ts';
 import { openSocket, type TestSocket } from '../helpers/ws-client.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/cleave.js', import.meta.url));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function statusOf(port: number): Promise<AppStatus> {
   const child = spawn(process.execPath, [CLI, 'status', '--port', String(port), '--json'], {
@@ -57,20 +57,6 @@ function load(url: string, loops: number, pauseMs = 0) {
   };
 }
 
-async function until<T>(
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
-
 describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
   let app: CleaveProcess;
   const workers = () => childPids(app.child.pid ?? 0).filter((pid) => titleOf(pid).startsWith('cleave work#'));
@@ -84,11 +70,7 @@ describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
       CLEAVE_TASK_WORKERS: '2',
     });
   });
-  after(async () => {
-    const children = childPids(app.child.pid ?? 0);
-    assert.equal(await app.stop(), 0);
-    await until(() => (children.some(isRunning) ? undefined : true), 5000, 'every child gone');
-  });
+  after(() => stopLeavingNothing(app));
 
   it('grows under load with no failed request, then shrinks after its window with none either', async () => {
     const initial = await statusOf(app.port);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request as httpRequest } from 'node:http';
-import { childPids, type CleaveProcess, isRunning, startCleave } from '../helpers/spawn-cleave.ts';
+import { type CleaveProcess, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
 
 /** One request from `address` (node:http binds it with localAddress), its status, headers and body. */
 function call(
@@ -52,13 +52,7 @@ for (const mode of ['dev', 'start'] as const) {
       // The forum's own limits, with the anonymous tier tightened by the environment.
       app = await startCleave([mode, 'examples/forum'], { CLEAVE_RATE_LIMIT_ANONYMOUS: '20/60' });
     });
-    after(async () => {
-      const children = childPids(app.child.pid ?? 0);
-      assert.equal(await app.stop(), 0);
-      const deadline = Date.now() + 5000;
-      while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.deepEqual(children.filter(isRunning), []);
-    });
+    after(() => stopLeavingNothing(app));
 
     it('counts each address on its own, says where it stands, and answers 429 past the limit', async () => {
       const first = await call(`${app.url}/api/posts`, '127.0.0.3');

@@ -3,20 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
+import { childPids, type CleaveProcess, startCleave, stopLeavingNothing, titleOf } from '../helpers/spawn-cleave.ts';
 
 describe('cleave start under failure', { timeout: 60_000 }, () => {
   let app: CleaveProcess;
   before(async () => {
     app = await startCleave(['start', 'test/fixtures/replicated'], { CLEAVE_TASK_THREADS: '1' });
   });
-  after(async () => {
-    const children = childPids(app.child.pid ?? 0);
-    assert.equal(await app.stop(), 0);
-    const deadline = Date.now() + 5000;
-    while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(children.filter(isRunning), [], 'no process left behind');
-  });
+  after(() => stopLeavingNothing(app));
 
   it('kill -9 of a replica under GET load: zero client errors, and the replica comes back', async () => {
     const replicas = childPids(app.child.pid ?? 0).filter((pid) => titleOf(pid).startsWith('cleave notes#'));

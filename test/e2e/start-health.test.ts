@@ -7,23 +7,16 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { childPids, type CleaveProcess, isRunning, runCleave, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
+import {
+  childPids,
+  type CleaveProcess,
+  isRunning,
+  runCleave,
+  startCleave,
+  stopLeavingNothing,
+  titleOf,
+} from '../helpers/spawn-cleave.ts';
+import { until } from '../helpers/wait.ts';
 
 describe('cleave start: health and the gateway process', { timeout: 60_000 }, () => {
   let app: CleaveProcess;
@@ -40,10 +33,8 @@ describe('cleave start: health and the gateway process', { timeout: 60_000 }, ()
     });
   });
   after(async () => {
-    const children = childPids(app.child.pid ?? 0);
-    for (const pid of children) if (isRunning(pid)) process.kill(pid, 'SIGCONT');
-    assert.equal(await app.stop(), 0);
-    await until(() => (children.some(isRunning) ? undefined : true), 5000, 'every child gone');
+    for (const pid of childPids(app.child.pid ?? 0)) if (isRunning(pid)) process.kill(pid, 'SIGCONT');
+    await stopLeavingNothing(app);
   });
 
   it('answers its health path at the gateway', async () => {

@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fetchStatus } from '../../src/cli/status.ts';
-import { childPids, type CleaveProcess, isRunning, niceOf, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { type CleaveProcess, niceOf, startCleave, stopLeavingNothing, titleOf } from '../helpers/spawn-cleave.ts';
+import { sleep } from '../helpers/wait.ts';
 
 for (const mode of ['dev', 'start'] as const) {
   describe(`tasks (cleave ${mode})`, { timeout: 60_000 }, () => {
@@ -23,13 +22,7 @@ for (const mode of ['dev', 'start'] as const) {
         CLEAVE_ACCESS_LOG: 'false',
       });
     });
-    after(async () => {
-      const children = childPids(app.child.pid ?? 0);
-      assert.equal(await app.stop(), 0);
-      const deadline = Date.now() + 5000;
-      while (children.some(isRunning) && Date.now() < deadline) await sleep(50);
-      assert.deepEqual(children.filter(isRunning), []);
-    });
+    after(() => stopLeavingNothing(app));
 
     it('awaits a task and returns its output; a throwing task is a typed 500', async () => {
       assert.deepEqual(await (await fetch(`${app.url}/square/12`)).json(), { result: 144 });

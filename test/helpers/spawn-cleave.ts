@@ -1,6 +1,7 @@
 // Runs the real `cleave` command as a child process and reads its JSON logs,
 // for tests of what a user sees: start-up, signals, exit codes.
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -118,4 +119,16 @@ export async function startCleave(
       return code;
     },
   };
+}
+
+/**
+ * What a user relies on at the end of every run: SIGTERM, exit 0, and no child process left
+ * behind (given 5 s to go).
+ */
+export async function stopLeavingNothing(app: CleaveProcess): Promise<void> {
+  const children = childPids(app.child.pid ?? 0);
+  assert.equal(await app.stop(), 0);
+  const deadline = Date.now() + 5000;
+  while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(children.filter(isRunning), [], 'no process left behind');
 }
