@@ -4,7 +4,7 @@
 export { defineApp, type App, type AppOptions } from './app/app.ts';
 export type { RequestContext, ServiceContext, SignInOptions, User } from './app/context.ts';
 export { reply, Reply, type ReplyInit } from './app/reply.ts';
-export type { HttpMethod, RouteOptions } from './app/route.ts';
+export type { HttpMethod, RouteCacheOptions, RouteOptions } from './app/route.ts';
 export {
   defineService,
   Service,

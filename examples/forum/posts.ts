@@ -27,7 +27,9 @@ function newPostId(): string {
   return `${Date.now().toString(36).padStart(9, '0')}${randomBytes(3).toString('hex')}`;
 }
 
-posts.get('/api/posts', async (ctx) => {
+// The front page is the hottest read: the edge keeps it a few seconds, the same for everyone
+// (public: signed-in browsers send a cookie), and drops it the moment a post is created.
+posts.get('/api/posts', { cache: { maxAge: 5, public: true, invalidatedBy: ['post.created'] } }, async (ctx) => {
   const all = await ctx.store<Post>('posts').list();
   return {
     posts: all
@@ -37,7 +39,9 @@ posts.get('/api/posts', async (ctx) => {
   };
 });
 
-posts.get('/api/posts/:id', async (ctx) => {
+// A post never changes once written; a 404 for an id not created yet is dropped when it is
+// (the POST's Location names it).
+posts.get('/api/posts/:id', { cache: { maxAge: 60, public: true } }, async (ctx) => {
   const record = await ctx.store<Post>('posts').get(ctx.params.id);
   if (!record) throw new HttpError(404, 'POST_NOT_FOUND', `no post ${ctx.params.id}`);
   return record.value;

@@ -40,6 +40,12 @@ export interface ServiceContext {
   job<O = unknown>(id: string): Promise<Job<O> | undefined>;
   /** A collection owned by this service. */
   store<T = unknown>(collection: string): Collection<T>;
+  /**
+   * Drops cached responses at these paths (any query), or under a prefix ending in `*`:
+   * `ctx.invalidate('/api/posts', '/api/users/*')`. Resolves once the cache is told; when
+   * called from a route handler, that route's response reaches the client after the drop.
+   */
+  invalidate(...targets: string[]): Promise<void>;
 }
 
 export interface RequestContext<

@@ -45,8 +45,24 @@ export interface RouteOptions<
    * alone), a brute-force guard for a login route, or false for none. Unset: the app's default.
    */
   rateLimit?: RateLimitOptions | false;
-  /** Read by the cache stage (a later issue); carried as data until then. */
-  cache?: unknown;
+  /**
+   * Keep this GET route's responses in the gateway's cache (and the monolith's) for `maxAge`
+   * seconds, unless the response's own Cache-Control says otherwise. Clients are told nothing:
+   * browsers keep no copy that an invalidation could not reach.
+   */
+  cache?: RouteCacheOptions;
+}
+
+export interface RouteCacheOptions {
+  /** Seconds a response stays fresh in the cache. */
+  maxAge: number;
+  /**
+   * The response is the same for everyone: served from the cache to requests with cookies or
+   * an Authorization header too (otherwise those always reach the handler). @default false
+   */
+  public?: boolean;
+  /** Events that drop every cached response of this route: `['post.created']`. */
+  invalidatedBy?: string[];
 }
 
 export type RouteHandler<Body, Query, Params> = (

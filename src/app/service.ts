@@ -6,7 +6,15 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { AppDefinitionError } from '../errors.ts';
 import type { EventHandler } from '../bus/types.ts';
 import type { ServiceContext } from './context.ts';
-import type { HttpMethod, Infer, ParamsOf, RouteDefinition, RouteHandler, RouteOptions } from './route.ts';
+import type {
+  HttpMethod,
+  Infer,
+  ParamsOf,
+  RouteCacheOptions,
+  RouteDefinition,
+  RouteHandler,
+  RouteOptions,
+} from './route.ts';
 import type { SocketDefinition, SocketHandlers, SocketOptions } from './socket.ts';
 import type { TaskDefinition, TaskHandler } from './task.ts';
 
@@ -140,6 +148,7 @@ export class Service {
     handler: Handler<Path, B, Q, P>,
   ): this {
     validatePath(path, `${method} ${path}`);
+    if (options.cache !== undefined) validateCache(options.cache, method, `${method} ${path}`);
     this.routes.push({ service: this.name, method, path, options, handler: handler as RouteDefinition['handler'] });
     return this;
   }
@@ -249,6 +258,17 @@ function splitArgs<Path extends string, B extends Schema, Q extends Schema, P ex
 function validatePath(path: string, what: string): void {
   if (!path.startsWith('/') || /[\s?#\\]/.test(path) || path.includes('//')) {
     throw new AppDefinitionError(`${what}: a path starts with "/" and has no spaces, "?", "#", "\\" or "//"`);
+  }
+}
+
+function validateCache(cache: RouteCacheOptions, method: HttpMethod, what: string): void {
+  if (method !== 'GET') throw new AppDefinitionError(`${what}: only GET routes can be cached`);
+  if (!Number.isInteger(cache.maxAge) || cache.maxAge <= 0) {
+    throw new AppDefinitionError(`${what}: cache.maxAge is a whole number of seconds above 0`);
+  }
+  const topics = cache.invalidatedBy ?? [];
+  if (!Array.isArray(topics) || topics.some((topic) => typeof topic !== 'string' || topic === '')) {
+    throw new AppDefinitionError(`${what}: cache.invalidatedBy lists event topics`);
   }
 }
 

@@ -47,6 +47,12 @@ export const runtimeConfigSpec = {
   CLEAVE_RATE_LIMIT_ANONYMOUS: env.optional(),
   /** Overrides the app's default authenticated tier: `<requests>/<seconds>`. */
   CLEAVE_RATE_LIMIT_AUTHENTICATED: env.optional(),
+  /** The response cache at the edge (routes' `cache` option, Cache-Control max-age); off stores nothing. */
+  CLEAVE_CACHE: env.bool({ default: true }),
+  /** Memory the response cache may hold, bodies and headers together. */
+  CLEAVE_CACHE_MAX_BYTES: env.int({ default: 64 * 1024 * 1024, min: 1024, max: 2 ** 40 }),
+  /** Larger responses are relayed but not stored. */
+  CLEAVE_CACHE_MAX_ENTRY_BYTES: env.int({ default: 1024 * 1024, min: 1, max: 2 ** 40 }),
   /** HTTPS on PORT with a self-signed certificate for localhost (what `--tls` sets). */
   CLEAVE_TLS: env.bool({ default: false }),
   /** HTTPS on PORT with this certificate (PEM file); CLEAVE_TLS_KEY names its key. */

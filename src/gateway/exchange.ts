@@ -17,6 +17,8 @@ import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
 import { affinitySetCookie } from './affinity.ts';
+import type { ResponseCache, ResponseTap } from '../cache/response-cache.ts';
+import { INVALIDATE_HEADER, targetsOfHeader } from '../cache/invalidation.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import { pickReplica } from './pick.ts';
 import type { ServicePool } from './pools.ts';
@@ -31,6 +33,8 @@ export interface ExchangeSettings {
   bodyTimeoutMs: number;
   /** Whose X-Forwarded-For tells the client's address, for pools that hash on it. */
   trustedProxies: TrustedProxies;
+  /** The response cache, which a replica's X-Cleave-Invalidate reaches. */
+  cache?: ResponseCache | undefined;
 }
 
 /** RFC 9110 §9.2.2; PATCH and POST are not. */
@@ -44,6 +48,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   service = '-';
   replicaId = '-';
   retries = 0;
+  cache: 'HIT' | 'MISS' | undefined;
+  /** The response cache watching this response (to store it, or to invalidate after a write). */
+  tap: ResponseTap | undefined;
 
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
@@ -70,6 +77,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.path = path;
   }
 
+  get res(): ServerResponse {
+    return this.#res;
+  }
+
   /** `headers`: from upstreamRequestHeaders(); `target`: the normalised path and query. */
   start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
     this.#pool = pool;
@@ -91,6 +102,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /** The client's connection closed (from the pipeline's `closed`): stop the upstream work. */
   clientClosed(): void {
+    this.tap?.abandon();
     if (this.#finished) return;
     this.#clientGone = true;
     // Not yet connected: onRequestStart aborts as soon as the connection is there.
@@ -109,6 +121,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     stripResponseHopByHop(headers);
+    const invalidated = headers[INVALIDATE_HEADER];
+    if (invalidated !== undefined) {
+      delete headers[INVALIDATE_HEADER];
+      this.#settings.cache?.invalidate(targetsOfHeader(invalidated));
+    }
+    // Before the gateway's own headers: the affinity cookie is this client's, not the entry's.
+    this.tap?.head(statusCode, headers);
     headers['x-request-id'] = this.requestId;
     const pool = this.#pool;
     const replica = this.#lease?.replica;
@@ -128,6 +147,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.tap?.data(chunk);
     if (this.#res.write(chunk) || this.#waitingForDrain) return;
     // The client reads slower than the replica writes: stop reading the replica until it
     // drains, so a large download holds a socket buffer, not the whole body.
@@ -141,6 +161,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.tap?.end();
     this.#releaseLease();
     this.#res.end();
     this.#finished = true;
@@ -152,6 +173,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#finished) return;
     if (this.#clientGone || this.#res.destroyed || (this.#req.destroyed && !this.#req.complete)) {
       // The client left first (or its upload broke): nobody to answer, and not the replica's fault.
+      this.tap?.abandon();
       this.#finished = true;
       return;
     }
@@ -173,6 +195,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.retries += 1;
       this.#attempt();
     } else if (this.#responseStarted) {
+      this.tap?.abandon();
       // Part of the response is out: a cut connection is the only honest signal left.
       this.#settings.log.warn({ err: error, requestId: this.requestId, failure }, 'upstream failed mid-response');
       this.#res.destroy();
@@ -213,6 +236,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #fail(cause: unknown): void {
+    this.tap?.abandon();
     const failure = this.#lastFailure;
     const error =
       failure !== undefined && isTimeout(failure)

@@ -14,6 +14,13 @@ import { stopOnSignals } from '../cli/signals.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
 import { loadTls } from '../http/tls.ts';
 import { Gateway } from './gateway.ts';
+import { IpcBus } from '../bus/ipc.ts';
+import { Authenticator } from '../http/auth.ts';
+import { RateLimiter } from '../http/rate-limit.ts';
+import { RpcClient } from '../ipc/rpc-client.ts';
+import { IpcRateCounters } from '../ratelimit/ipc.ts';
+import { TrustedProxies } from './forwarded.ts';
+import { subscribeInvalidations } from '../cache/invalidation.ts';
 
 setTitle(roleFromArgv() ?? 'gateway');
 const appModule = process.env.CLEAVE_APP_MODULE;
@@ -25,14 +32,28 @@ const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role:
 const { app } = await loadApp(appModule);
 const tls = await loadTls(config);
 
+// Answers from the cache count against the same limits, at the same counters, as the replicas'.
+const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
+const limiter = new RateLimiter({
+  app,
+  counters: new IpcRateCounters(new RpcClient(channel)),
+  trustedProxies: TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES),
+  env: config,
+});
+
 const gateway = new Gateway({
   app,
   config,
   log,
+  cacheLimits: { limiter, auth },
   ...(tls ? { tls } : {}),
   onHealth: (service, id, healthy) =>
     channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),
 });
+// Events that invalidate cached responses come from any replica, through the supervisor's hub.
+const bus = new IpcBus(channel);
+if (gateway.cache) subscribeInvalidations(gateway.cache, bus, app);
+
 const known = new Promise<void>((resolve) => {
   channel.onMessage((message) => {
     if (!isIpcMessage(message)) return;

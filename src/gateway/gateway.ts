@@ -14,7 +14,8 @@ import type { TlsSettings } from '../http/tls.ts';
 import { Replica, type ReplicaHealthMessage } from '../upstream/replica.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { UpstreamPools } from './pools.ts';
-import { createProxy } from './proxy.ts';
+import { createProxy, type ProxyOptions } from './proxy.ts';
+import { responseCacheOf, type ResponseCache } from '../cache/response-cache.ts';
 import { UpgradeProxy } from './upgrade.ts';
 
 export interface GatewayOptions {
@@ -25,12 +26,16 @@ export interface GatewayOptions {
   onHealth?: (service: string, id: string, healthy: boolean) => void;
   /** HTTPS on PORT (http/tls.ts loadTls): TLS ends here, replicas see X-Forwarded-Proto: https. */
   tls?: TlsSettings;
+  /** Rate limits for the answers the cache gives (the replicas count the others). */
+  cacheLimits?: ProxyOptions['cacheLimits'];
 }
 
 const healthChannel = diagnostics_channel.channel('cleave:upstream:health');
 
 export class Gateway {
   readonly pools: UpstreamPools;
+  /** GET and HEAD answers kept at the edge; undefined with CLEAVE_CACHE=off. */
+  readonly cache: ResponseCache | undefined;
   readonly #server: HttpServer;
   readonly #log: Logger;
   readonly #onHealth: GatewayOptions['onHealth'];
@@ -48,8 +53,18 @@ export class Gateway {
     });
     const router = new Router(app);
     const trustedProxies = TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES);
+    this.cache = config.CLEAVE_CACHE ? responseCacheOf(config) : undefined;
+    const cache = this.cache;
     this.#server = new HttpServer({
-      pipeline: createProxy({ router, pools: this.pools, log, trustedProxies, accessLog: config.CLEAVE_ACCESS_LOG }),
+      pipeline: createProxy({
+        router,
+        pools: this.pools,
+        log,
+        trustedProxies,
+        accessLog: config.CLEAVE_ACCESS_LOG,
+        ...(cache ? { cache } : {}),
+        ...(options.cacheLimits ? { cacheLimits: options.cacheLimits } : {}),
+      }),
       hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),
       log,
       listen: { port: config.PORT, host: config.HOST },

@@ -18,6 +18,11 @@ import type { TrustedProxies } from './forwarded.ts';
 import type { UpstreamPools } from './pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
 import { logAccess } from '../observability/access-log.ts';
+import type { CachedResponse, ResponseCache } from '../cache/response-cache.ts';
+import type { RouteDefinition } from '../app/route.ts';
+import type { Authenticator } from '../http/auth.ts';
+import type { RateLimiter } from '../http/rate-limit.ts';
+import { writeCached } from '../cache/write-cached.ts';
 
 export interface ProxyOptions {
   router: Router;
@@ -36,13 +41,20 @@ export interface ProxyOptions {
   bodyTimeoutMs?: number;
   /** One log line per request. @default true */
   accessLog?: boolean;
+  /** GET and HEAD answers kept here (CLEAVE_CACHE); none when absent. */
+  cache?: ResponseCache;
+  /**
+   * Counts the answers the cache gives against the client's limits, with the very counters
+   * the replicas use (the supervisor's), so each request counts once, wherever it is answered.
+   */
+  cacheLimits?: { limiter: RateLimiter; auth: Authenticator };
 }
 
 const EXCHANGE = Symbol('cleave.gateway.exchange');
 type TrackedResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };
 
 export function createProxy(options: ProxyOptions): RequestPipeline {
-  const { router, pools, log, trustedProxies } = options;
+  const { router, pools, log, trustedProxies, cache } = options;
   const accessLog = options.accessLog ?? true;
   const settings: ExchangeSettings = {
     log,
@@ -50,6 +62,7 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     responseTimeoutMs: options.responseTimeoutMs ?? 35_000,
     bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
     trustedProxies,
+    cache,
   };
 
   function route(req: IncomingMessage, exchange: ProxyExchange): void {
@@ -71,12 +84,69 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
         throw new RouteNotFoundError(`no route for ${method} ${path}`);
     }
     exchange.service = service;
-    const pool = pools.get(service);
-    if (!pool) throw new UpstreamUnavailableError(`no replica of ${service} is running`);
-    const headers = upstreamRequestHeaders(req, { requestId: exchange.requestId, trustedProxies });
-    // Both bodies are streamed, never buffered. The replica gets the target the gateway
-    // routed on, so it can't read the path differently.
-    exchange.start(pool, search === '' ? path : `${path}?${search}`, headers, hasBody(req));
+    // The replica gets the target the gateway routed on, so it can't read the path differently.
+    const target = search === '' ? path : `${path}?${search}`;
+    if (cache === undefined) return forward(req, exchange, target);
+    if (method !== 'GET' && method !== 'HEAD') {
+      exchange.tap = cache.unsafeTap(path);
+      return forward(req, exchange, target);
+    }
+    const routed = match.kind === 'route' ? match.route : undefined;
+    const decision = cache.consult(req, path, search, routed);
+    switch (decision.kind) {
+      case 'hit':
+        return answerFromCache(req, exchange, decision.entry, routed);
+      case 'wait':
+        decision.entry.then(
+          (entry) => {
+            if (exchange.res.destroyed) return; // the client left while it waited
+            if (entry === undefined) return forward(req, exchange, target);
+            answerFromCache(req, exchange, entry, routed);
+          },
+          (error: unknown) => sendError(exchange.res, error, exchange.requestId, log),
+        );
+        return;
+      case 'fill':
+        exchange.cache = 'MISS';
+        exchange.tap = decision.fill;
+        return forward(req, exchange, target);
+      case 'pass':
+        return forward(req, exchange, target);
+    }
+  }
+
+  function answerFromCache(
+    req: IncomingMessage,
+    exchange: ProxyExchange,
+    entry: CachedResponse,
+    route: RouteDefinition | undefined,
+  ): void {
+    exchange.cache = 'HIT';
+    const limits = options.cacheLimits;
+    if (limits === undefined || route === undefined || !limits.limiter.applies(route)) {
+      return writeCached(req, exchange.res, entry, exchange.requestId);
+    }
+    const { limiter, auth } = limits;
+    const token = auth.tokenOf(req);
+    void (token === undefined ? Promise.resolve(undefined) : auth.verify(token))
+      .then((user) => limiter.admit(req, exchange.res, route, user))
+      .then(
+        () => writeCached(req, exchange.res, entry, exchange.requestId),
+        (error: unknown) => sendError(exchange.res, error, exchange.requestId, log),
+      );
+  }
+
+  /** Both bodies are streamed, never buffered. */
+  function forward(req: IncomingMessage, exchange: ProxyExchange, target: string): void {
+    try {
+      const pool = pools.get(exchange.service);
+      if (!pool) throw new UpstreamUnavailableError(`no replica of ${exchange.service} is running`);
+      const headers = upstreamRequestHeaders(req, { requestId: exchange.requestId, trustedProxies });
+      exchange.start(pool, target, headers, hasBody(req));
+    } catch (error) {
+      exchange.tap?.abandon();
+      sendError(exchange.res, error, exchange.requestId, log);
+    }
   }
 
   return {

@@ -11,6 +11,7 @@ import type { TaskRef } from '../app/task.ts';
 import type { Collection } from '../store/collection.ts';
 import type { Authenticator } from './auth.ts';
 import type { HeaderBag } from './respond.ts';
+import { INVALIDATE_HEADER } from '../cache/invalidation.ts';
 
 export interface RequestData {
   auth: Authenticator;
@@ -27,6 +28,8 @@ export interface RequestData {
   user: User | undefined;
   /** The process logger; the per-request child is made only when a handler logs. */
   log: Logger;
+  /** Split: a gateway relays the response (and caches). */
+  behindGateway?: boolean;
 }
 
 export class HttpRequestContext implements RequestContext<unknown, unknown, unknown> {
@@ -44,6 +47,7 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   private readonly auth: Authenticator;
   private readonly res: ServerResponse | undefined;
   private readonly headersOut: HeaderBag | undefined;
+  private readonly behindGateway: boolean;
 
   constructor(
     private readonly base: ServiceContext,
@@ -52,6 +56,7 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
     this.auth = data.auth;
     this.res = data.res;
     this.headersOut = data.headers;
+    this.behindGateway = data.behindGateway ?? false;
     this.req = data.req;
     this.path = data.path;
     this.params = data.params;
@@ -145,6 +150,17 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   }
   store<T = unknown>(collection: string): Collection<T> {
     return this.base.store<T>(collection);
+  }
+
+  async invalidate(...targets: string[]): Promise<void> {
+    await this.base.invalidate(...targets);
+    // Split, the event crosses the supervisor while this response goes straight to the
+    // gateway and could get there first: the gateway also drops what this header names
+    // before relaying the response (and keeps the header to itself).
+    if (!this.behindGateway || !this.headersOut) return;
+    const named = targets.map((target) => encodeURIComponent(target)).join(',');
+    const existing = this.headersOut[INVALIDATE_HEADER];
+    this.headersOut[INVALIDATE_HEADER] = existing === undefined ? named : `${String(existing)},${named}`;
   }
 
   private appendSetCookie(cookie: string): void {

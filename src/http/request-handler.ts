@@ -26,7 +26,9 @@ import { normalizeTarget } from './path.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { HttpRequestContext } from './request-context.ts';
 import { requestIdOf } from './request-id.ts';
-import { type HeaderBag, sendError, sendResult } from './respond.ts';
+import { type HeaderBag, sendError, sendResult, statusOf } from './respond.ts';
+import type { ResponseCache, ResponseTap } from '../cache/response-cache.ts';
+import { writeCached } from '../cache/write-cached.ts';
 import type { Router } from './router.ts';
 import { serveStatic } from './static.ts';
 import { validate } from './validate.ts';
@@ -41,6 +43,10 @@ export interface RequestHandlerOptions {
   accessLog?: boolean;
   /** The rate-limit stage; none when absent. */
   rateLimiter?: RateLimiter;
+  /** The response cache, at the edge only (together); a split replica's gateway caches instead. */
+  cache?: ResponseCache;
+  /** Split: a gateway relays (and caches) the responses. @default false */
+  behindGateway?: boolean;
 }
 
 /** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
@@ -55,6 +61,9 @@ interface Exchange {
   requestId: string;
   service: string;
   path: string;
+  cache?: 'HIT' | 'MISS';
+  /** The cache storing this response, if it may. */
+  tap?: ResponseTap;
 }
 
 const EXCHANGE = Symbol('cleave.exchange');
@@ -72,7 +81,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
     switch (match.kind) {
       case 'route':
         exchange.service = match.route.service;
-        return runRoute(req, res, match.route, match.params, path, search, exchange.requestId);
+        return runRoute(req, res, match.route, match.params, path, search, exchange);
       case 'static':
         exchange.service = match.definition.service;
         res.setHeader('x-request-id', exchange.requestId);
@@ -91,13 +100,28 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
     rawParams: Record<string, string>,
     path: string,
     search: string,
-    requestId: string,
+    exchange: Exchange,
   ): Promise<void> {
+    const { requestId } = exchange;
     const token = auth.tokenOf(req);
     const user = token === undefined ? undefined : await auth.verify(token);
     const limiter = options.rateLimiter;
     const guard = limiter?.applies(route) ? await limiter.admit(req, res, route, user) : undefined;
     if (route.options.auth && !user) throw new UnauthorizedError();
+    const { cache } = options;
+    if (cache !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      const decision = cache.consult(req, path, search, route);
+      const entry =
+        decision.kind === 'hit' ? decision.entry : decision.kind === 'wait' ? await decision.entry : undefined;
+      if (entry !== undefined) {
+        exchange.cache = 'HIT';
+        return writeCached(req, res, entry, requestId);
+      }
+      if (decision.kind === 'fill') {
+        exchange.cache = 'MISS';
+        exchange.tap = decision.fill;
+      }
+    }
     const routeOptions = route.options;
     let body: unknown;
     if (hasBody(req) && req.method !== 'GET' && req.method !== 'HEAD') {
@@ -122,6 +146,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       requestId,
       user,
       log,
+      behindGateway: options.behindGateway ?? false,
     });
     let result: HandlerResult;
     try {
@@ -135,7 +160,11 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       throw error;
     }
     await guard?.record(result instanceof Reply ? result.status : 200);
-    await sendResult(res, result, headers);
+    // Before the response leaves: a client reading right after its write sees the new data.
+    if (cache !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+      cache.afterUnsafe(path, statusOf(result), result instanceof Reply ? result.headers : {});
+    }
+    await sendResult(res, result, headers, exchange.tap);
   }
 
   return {
@@ -147,11 +176,15 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
         path: pathOf(req.url),
       };
       (res as TrackedResponse)[EXCHANGE] = exchange;
-      dispatch(req, res, exchange).catch((error: unknown) => sendError(res, error, exchange.requestId, log));
+      dispatch(req, res, exchange).catch((error: unknown) =>
+        sendError(res, error, exchange.requestId, log, exchange.tap),
+      );
     },
 
     closed(req, res) {
       const exchange = (res as TrackedResponse)[EXCHANGE];
+      // A response cut short stores nothing, and whoever waited on it asks for itself.
+      exchange?.tap?.abandon();
       if (exchange && accessLog) logAccess(log, { req, res, facts: exchange });
     },
   };

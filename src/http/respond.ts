@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { Reply } from '../app/reply.ts';
+import type { ResponseTap } from '../cache/response-cache.ts';
 import { BodyTooLargeError, CleaveError, InternalError, MethodNotAllowedError, RateLimitedError } from '../errors.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -18,37 +19,69 @@ const TEXT_TYPE = 'text/plain; charset=utf-8';
 /** Response headers of one request, keys in lower case, written by writeHead. */
 export type HeaderBag = OutgoingHttpHeaders;
 
-export async function sendResult(res: ServerResponse, result: unknown, headers: HeaderBag): Promise<void> {
-  if (!(result instanceof Reply)) return sendPlain(res, result, headers);
+/** `tap`: the response cache watching this response go out, when it may store it. */
+export async function sendResult(
+  res: ServerResponse,
+  result: unknown,
+  headers: HeaderBag,
+  tap?: ResponseTap,
+): Promise<void> {
+  if (!(result instanceof Reply)) return sendPlain(res, result, headers, tap);
   for (const name in result.headers) headers[name.toLowerCase()] = result.headers[name];
   const { body } = result;
   switch (body.kind) {
     case 'empty':
-      res.writeHead(result.status, headers).end();
-      return;
+      return writeEmpty(res, result.status, headers, tap);
     case 'json':
-      return writeWhole(res, result.status, headers, JSON_TYPE, JSON.stringify(body.value));
+      return writeWhole(res, result.status, headers, JSON_TYPE, JSON.stringify(body.value), tap);
     case 'text':
-      return writeWhole(res, result.status, headers, TEXT_TYPE, body.value);
+      return writeWhole(res, result.status, headers, TEXT_TYPE, body.value, tap);
     case 'stream':
+      tap?.abandon();
       return writeStream(res, result.status, headers, body.value);
   }
 }
 
-/** A handler's plain return value: object → JSON, string → text, stream → piped, nothing → 204. */
-async function sendPlain(res: ServerResponse, result: unknown, headers: HeaderBag): Promise<void> {
-  if (result === undefined || result === null) {
-    res.writeHead(204, headers).end();
-    return;
-  }
-  if (typeof result === 'string') return writeWhole(res, 200, headers, TEXT_TYPE, result);
-  if (result instanceof Readable || result instanceof ReadableStream) return writeStream(res, 200, headers, result);
-  writeWhole(res, 200, headers, JSON_TYPE, JSON.stringify(result));
+/** The status a handler's result answers with. */
+export function statusOf(result: unknown): number {
+  if (result instanceof Reply) return result.status;
+  return result === undefined || result === null ? 204 : 200;
 }
 
-function writeWhole(res: ServerResponse, status: number, headers: HeaderBag, type: string, text: string): void {
+/** A handler's plain return value: object → JSON, string → text, stream → piped, nothing → 204. */
+async function sendPlain(res: ServerResponse, result: unknown, headers: HeaderBag, tap?: ResponseTap): Promise<void> {
+  if (result === undefined || result === null) return writeEmpty(res, 204, headers, tap);
+  if (typeof result === 'string') return writeWhole(res, 200, headers, TEXT_TYPE, result, tap);
+  if (result instanceof Readable || result instanceof ReadableStream) {
+    tap?.abandon();
+    return writeStream(res, 200, headers, result);
+  }
+  writeWhole(res, 200, headers, JSON_TYPE, JSON.stringify(result), tap);
+}
+
+function writeEmpty(res: ServerResponse, status: number, headers: HeaderBag, tap?: ResponseTap): void {
+  if (tap) {
+    tap.head(status, headers);
+    tap.end();
+  }
+  res.writeHead(status, headers).end();
+}
+
+function writeWhole(
+  res: ServerResponse,
+  status: number,
+  headers: HeaderBag,
+  type: string,
+  text: string,
+  tap?: ResponseTap,
+): void {
   headers['content-type'] ??= type;
   headers['content-length'] = Buffer.byteLength(text);
+  if (tap) {
+    tap.head(status, headers);
+    tap.data(text);
+    tap.end();
+  }
   res.writeHead(status, headers).end(text);
 }
 
@@ -65,7 +98,13 @@ async function writeStream(
 }
 
 /** Answers with the error's JSON; logs unexpected ones with their stack. */
-export function sendError(res: ServerResponse, error: unknown, requestId: string, log: Logger): void {
+export function sendError(
+  res: ServerResponse,
+  error: unknown,
+  requestId: string,
+  log: Logger,
+  tap?: ResponseTap,
+): void {
   const known = error instanceof CleaveError ? error : undefined;
   if (res.destroyed && (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') {
     // The client (or the gateway on its behalf) left mid-stream: an aborted request, not a fault.
@@ -98,5 +137,5 @@ export function sendError(res: ServerResponse, error: unknown, requestId: string
   // The unread rest of an oversized body can't be trusted as the next request.
   if (cleaveError instanceof BodyTooLargeError) headers.connection = 'close';
   const body = cleaveError.toJSON();
-  writeWhole(res, cleaveError.status, headers, JSON_TYPE, JSON.stringify({ error: { ...body.error, requestId } }));
+  writeWhole(res, cleaveError.status, headers, JSON_TYPE, JSON.stringify({ error: { ...body.error, requestId } }), tap);
 }

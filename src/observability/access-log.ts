@@ -12,6 +12,8 @@ export interface AccessFacts {
   /** performance.now() when the request arrived. */
   started: number;
   service: string;
+  /** HIT or MISS when the response cache was asked. */
+  cache?: 'HIT' | 'MISS';
 }
 
 export function logAccess(
@@ -28,6 +30,7 @@ export function logAccess(
       status: res.statusCode,
       durationMs: Math.round((performance.now() - facts.started) * 100) / 100,
       service: facts.service,
+      ...(facts.cache === undefined ? {} : { cache: facts.cache }),
       ...extra,
       ...(res.writableFinished ? {} : { aborted: true }),
     },

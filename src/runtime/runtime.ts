@@ -21,6 +21,8 @@ import { SocketHub } from '../http/websocket.ts';
 import { WorkerTaskQueue } from '../queue/worker-pool.ts';
 import type { TaskQueue } from '../queue/types.ts';
 import { embeddedPorts, type Ports } from './ports.ts';
+import { responseCacheOf } from '../cache/response-cache.ts';
+import { subscribeInvalidations } from '../cache/invalidation.ts';
 import { ServiceContexts } from './service-contexts.ts';
 
 export interface RuntimeOptions {
@@ -88,7 +90,11 @@ export class Runtime {
 
     const contextFor = (service: string) => contexts.for(service);
     const listen = this.options.listen ?? { port: config.PORT, host: config.HOST };
-    const tls = 'path' in listen ? undefined : await loadTls(config);
+    // A split replica listens on a unix socket for the gateway, which ends TLS and caches.
+    const behindGateway = 'path' in listen;
+    const tls = behindGateway ? undefined : await loadTls(config);
+    const cache = behindGateway || !config.CLEAVE_CACHE ? undefined : responseCacheOf(config);
+    if (cache) this.unsubscribers.push(subscribeInvalidations(cache, ports.bus, app));
     const hub = new SocketHub({ router, auth, bus: ports.bus, log, contextFor });
     this.server = new HttpServer({
       pipeline: createRequestHandler({
@@ -97,6 +103,8 @@ export class Runtime {
         log,
         contextFor,
         accessLog: config.CLEAVE_ACCESS_LOG,
+        behindGateway,
+        ...(cache ? { cache } : {}),
         rateLimiter: new RateLimiter({
           app: this.options.app,
           counters: ports.rateCounters,

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ServiceContext } from '../app/context.ts';
 import type { TaskRef } from '../app/task.ts';
 import type { Bus, EventHandler } from '../bus/types.ts';
+import { checkInvalidateTargets, INVALIDATE_TOPIC, type InvalidateMessage } from '../cache/invalidation.ts';
 import type { Job, TaskQueue } from '../queue/types.ts';
 import { Collection } from '../store/collection.ts';
 import type { StoreBackend } from '../store/types.ts';
@@ -49,6 +50,11 @@ export class ServiceContexts {
       enqueue: <I, O>(task: TaskRef<I, O>, input: I) =>
         queue.enqueue(typeof task === 'string' ? task : task.id, input) as Promise<Job<O>>,
       job: <O>(id: string) => queue.job(id) as Promise<Job<O> | undefined>,
+      invalidate: async (...targets: string[]) => {
+        checkInvalidateTargets(targets);
+        const message: InvalidateMessage = { targets };
+        await bus.publish(INVALIDATE_TOPIC, message);
+      },
       store: <T>(name: string) => {
         if (!COLLECTION_NAME.test(name)) throw new TypeError(`collection name "${name}" must match ${COLLECTION_NAME}`);
         let collection = collections.get(name);
