@@ -4,19 +4,14 @@
 //
 //   npm run bench:gateway     (writes bench/results/gateway.json; needs nginx: apt-get install nginx)
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { generateLoad, type LoadResult } from './load/generate.ts';
+import { requireNginx, startNginx } from './load/nginx.ts';
 import { ROOT, startServer } from './load/server.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const NGINX = '/usr/sbin/nginx';
 const APP = 'bench/fixtures/split-app';
 // No access logs anywhere: nginx's is off below, so cleave's is too.
 const QUIET = { HOST: '127.0.0.1', CLEAVE_ACCESS_LOG: 'off', CLEAVE_TASK_THREADS: '1' };
@@ -31,59 +26,7 @@ async function measure(name: string, port: number): Promise<Result> {
   return { name, ...(await generateLoad(url, { connections: CONNECTIONS, durationSeconds: DURATION_S })) };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-/** nginx in the foreground, one worker (the gateway is one process too), upstream keep-alive. */
-async function startNginx(sockets: string[]): Promise<{ port: number; child: ChildProcess; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cleave-nginx-'));
-  const port = await freePort();
-  // The replicas' sockets sit in the supervisor's private (0700) folder: as root, nginx's
-  // worker must stay root to reach them, as the gateway does.
-  const user = process.getuid?.() === 0 ? 'user root;' : '';
-  const config = `
-${user}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream api {
-    least_conn;
-${sockets.map((socket) => `    server unix:${socket};`).join('\n')}
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }
-  }
-}`;
-  writeFileSync(join(dir, 'nginx.conf'), config);
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let tries = 0; tries < 100; tries++) {
-    if (existsSync(join(dir, 'nginx.pid'))) return { port, child, dir };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('nginx did not start');
-}
-
-if (!existsSync(NGINX)) {
-  console.error(`bench/gateway.ts needs nginx at ${NGINX} (apt-get install nginx)`);
-  process.exit(1);
-}
+requireNginx('bench/gateway.ts');
 
 const results: Result[] = [];
 const split = await startServer('cleave start', [process.execPath, 'bin/cleave.js', 'start', APP], QUIET);
@@ -100,9 +43,7 @@ try {
   try {
     results.push(await measure('nginx → the same 2 replicas', nginx.port));
   } finally {
-    nginx.child.kill('SIGQUIT');
-    await once(nginx.child, 'exit');
-    await rm(nginx.dir, { recursive: true, force: true });
+    await nginx.stop();
   }
 } finally {
   await split.stop();
