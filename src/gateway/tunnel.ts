@@ -16,8 +16,9 @@ export interface Tunnel {
 
 /**
  * Writes the replica's 101 to the client as received (its Upgrade, Connection and
- * Sec-WebSocket-Accept are what the client checks), then joins the sockets. Either side
- * closing or failing closes the other: a half-dead tunnel would hold a replica's socket open.
+ * Sec-WebSocket-Accept are what the client checks), plus the gateway's affinity cookie when
+ * the pool pins clients by one, then joins the sockets. Either side closing or failing closes
+ * the other: a half-dead tunnel would hold a replica's socket open.
  */
 export function openTunnel(
   client: Duplex,
@@ -26,11 +27,13 @@ export function openTunnel(
   upstream: Duplex,
   upstreamHead: Buffer,
   requestId: string,
+  setCookie?: string,
 ): Tunnel {
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';
   const raw = response.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
   if (response.headers['x-request-id'] === undefined) head += `X-Request-Id: ${requestId}\r\n`;
+  if (setCookie !== undefined) head += `Set-Cookie: ${setCookie}\r\n`;
   client.write(`${head}\r\n`);
   if (upstreamHead.length > 0) client.write(upstreamHead);
   if (clientHead.length > 0) upstream.write(clientHead);

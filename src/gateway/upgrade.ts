@@ -19,6 +19,7 @@ import type { Router } from '../http/router.ts';
 import type { ReplicaAddress } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
+import { affinitySetCookie } from './affinity.ts';
 import { pickReplica } from './pick.ts';
 import type { ServicePool, UpstreamPools } from './pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
@@ -147,7 +148,9 @@ export class UpgradeProxy {
       replica.recordSuccess();
       this.#log(upgrade, response.statusCode ?? 101, replica.id);
       if (client.destroyed) return void upstream.destroy();
-      const tunnel = openTunnel(client, upgrade.head, response, upstream, upstreamHead, upgrade.requestId);
+      // A socket-only service pins its clients with the 101: browsers keep a handshake's cookie.
+      const cookie = affinitySetCookie(upgrade.req, pool, replica.id);
+      const tunnel = openTunnel(client, upgrade.head, response, upstream, upstreamHead, upgrade.requestId, cookie);
       this.#tunnels.add(tunnel);
       void tunnel.closed.then(() => this.#tunnels.delete(tunnel));
     });

@@ -1,10 +1,14 @@
 // Consistent hashing on the client address through the gateway, with real replica processes:
 // an address keeps its replica, addresses spread over the pool, and when a replica leaves
-// only its clients move. Clients come from several loopback addresses (127.0.0.x).
+// only its clients move. Clients come from several loopback addresses (127.0.0.x). Cookie
+// affinity: each client pinned by the gateway's cookie, set on plain answers and on
+// WebSocket handshakes alike.
 
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { once } from 'node:events';
+import { type IncomingMessage, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { ReplicaCluster, type RunningGateway, startGateway } from '../fixtures/gateway-app/harness.ts';
 
 function get(port: number, address: string, cookie?: string): Promise<{ pid: number; setCookie: string[] }> {
@@ -24,6 +28,8 @@ function get(port: number, address: string, cookie?: string): Promise<{ pid: num
     req.end();
   });
 }
+
+const pidOf = (data: Buffer) => (JSON.parse(data.toString()) as { pid: number }).pid;
 
 const pidFrom = async (port: number, address: string) => (await get(port, address)).pid;
 
@@ -99,5 +105,32 @@ describe('sticky sessions: cookie affinity', { timeout: 60_000 }, () => {
     const moved = await get(gateway.port, '127.0.0.1', orphan.cookie);
     assert.notEqual(moved.pid, leaving.child.pid);
     assert.equal(moved.setCookie.length, 1, 'a new cookie for its new replica');
+  });
+
+  it('pins a WebSocket client with the cookie its handshake answer sets', async () => {
+    const upgrades = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`);
+        // Both listened for at once: ws emits open right after upgrade, in the same tick.
+        const [[response]] = (await Promise.all([once(ws, 'upgrade'), once(ws, 'open')])) as [
+          [IncomingMessage],
+          unknown,
+        ];
+        ws.send('hi');
+        const [data] = (await once(ws, 'message')) as [Buffer];
+        ws.close();
+        return { cookie: response.headers['set-cookie']?.[0]?.split(';')[0] ?? '', pid: pidOf(data) };
+      }),
+    );
+    for (const { cookie, pid } of upgrades) {
+      assert.match(cookie, /^cleave_api=api%23\d$/);
+      const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`, { headers: { cookie } });
+      const [[response]] = (await Promise.all([once(ws, 'upgrade'), once(ws, 'open')])) as [[IncomingMessage], unknown];
+      assert.equal(response.headers['set-cookie'], undefined, 'no new cookie while it holds');
+      ws.send('again');
+      const [data] = (await once(ws, 'message')) as [Buffer];
+      ws.close();
+      assert.equal(pidOf(data), pid, 'the cookie brings the socket back to its replica');
+    }
   });
 });
