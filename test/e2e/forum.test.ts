@@ -120,6 +120,22 @@ for (const mode of ['dev', 'start'] as const) {
       assert.equal((await api('/api/posts', { method: 'POST', body: { text: '' }, headers: { cookie } })).status, 400);
     });
 
+    it('keeps the front page at the edge for everyone, and shows a new post at once', async () => {
+      const list = async (headers: Record<string, string> = {}) => {
+        const response = await api('/api/posts', { headers });
+        const { posts } = (await response.json()) as { posts: Array<{ text: string }> };
+        return { cache: response.headers.get('x-cache'), texts: posts.map((p) => p.text) };
+      };
+      await list();
+      const signedIn = await list({ cookie });
+      assert.equal(signedIn.cache, 'HIT', 'public: a signed-in browser gets the cached page too');
+      const created = await api('/api/posts', { method: 'POST', body: { text: 'fresh' }, headers: { cookie } });
+      assert.equal(created.status, 201);
+      const after = await list({ cookie });
+      assert.equal(after.cache, 'MISS');
+      assert.equal(after.texts[0], 'fresh');
+    });
+
     it('broadcasts chat to every client and pushes new posts to them', async () => {
       const wsUrl = `${forum.url.replace('http', 'ws')}/ws/chat`;
       const alice = await openSocket(wsUrl, { cookie });
@@ -148,10 +164,10 @@ for (const mode of ['dev', 'start'] as const) {
       let stats = { posts: 0, users: 0, updatedAt: null as string | null };
       while (Date.now() < deadline) {
         stats = (await (await api('/api/stats')).json()) as typeof stats;
-        if (stats.posts >= 3 && stats.users >= 1) break;
+        if (stats.posts >= 4 && stats.users >= 1) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      assert.equal(stats.posts, 3);
+      assert.equal(stats.posts, 4, 'first, second, fresh and live!');
       assert.equal(stats.users, 1);
       assert.ok(stats.updatedAt && Date.now() - Date.parse(stats.updatedAt) < 5000);
     });
