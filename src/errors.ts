@@ -66,7 +66,7 @@ export class ValidationError extends CleaveError {
   readonly source = 'client';
   readonly fields: FieldError[];
 
-  constructor(part: 'body' | 'query' | 'params', fields: FieldError[]) {
+  constructor(part: 'body' | 'query' | 'params' | 'input' | 'output', fields: FieldError[]) {
     super(`invalid ${part}`, { details: { part, fields } });
     this.fields = fields;
   }
@@ -185,6 +185,24 @@ export class UpstreamTimeoutError extends CleaveError {
   // Not retryable: the replica may still be running it, and repeating slow work piles it up.
 }
 
+/** A call to another service's action was not answered before its deadline. */
+export class CallTimeoutError extends CleaveError {
+  readonly code = 'CLEAVE_CALL_TIMEOUT';
+  readonly status = 504;
+  readonly source = 'upstream';
+  // Not retryable: the callee may still be running it, and the caller's own deadline is spent.
+  constructor(action: string, timeoutMs: number) {
+    super(`${action} did not answer within ${timeoutMs} ms`, { details: { action, timeoutMs } });
+  }
+}
+
+/** `ctx.call` named an action no service declares (or one with no replica in this app). */
+export class ActionNotFoundError extends CleaveError {
+  readonly code = 'CLEAVE_ACTION_NOT_FOUND';
+  readonly status = 500;
+  readonly source = 'internal';
+}
+
 // ---- store ----------------------------------------------------------------
 
 export class StoreConflictError extends CleaveError {
@@ -204,6 +222,13 @@ export class StoreUnavailableError extends CleaveError {
   readonly status = 503;
   readonly source = 'internal';
   override readonly retryable = true;
+}
+
+/** A service reached for a collection another service owns: its data is reached by calls or events. */
+export class CollectionAccessError extends CleaveError {
+  readonly code = 'CLEAVE_COLLECTION_FORBIDDEN';
+  readonly status = 500;
+  readonly source = 'internal';
 }
 
 export class StoreCorruptError extends CleaveError {

@@ -2,6 +2,16 @@
 // behind it and may change without notice.
 
 export { defineApp, type App, type AppOptions } from './app/app.ts';
+export type {
+  ActionContext,
+  ActionDefinition,
+  ActionHandler,
+  ActionInput,
+  ActionOptions,
+  ActionOutput,
+  Actions,
+  CallOptions,
+} from './app/action.ts';
 export type { RequestContext, ServiceContext, SignInOptions, User } from './app/context.ts';
 export { reply, Reply, type ReplyInit } from './app/reply.ts';
 export type { HttpMethod, RouteCacheOptions, RouteOptions } from './app/route.ts';

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { EventHandler } from '../bus/types.ts';
 import type { Collection } from '../store/collection.ts';
 import type { Job } from '../queue/types.ts';
+import type { ActionDefinition, ActionInput, ActionOutput, Actions, CallOptions } from './action.ts';
 import type { TaskRef } from './task.ts';
 
 /** The authenticated principal, from a session cookie or a bearer token. */
@@ -46,6 +47,24 @@ export interface ServiceContext {
    * called from a route handler, that route's response reaches the client after the drop.
    */
   invalidate(...targets: string[]): Promise<void>;
+  /**
+   * Calls another service's action and resolves with its output: a function call when both
+   * run in one process, a call to a replica of the owning pool when split. Typed from the
+   * declaration: `ctx.call(profile, { id })`, or by name once the app lists its actions in
+   * `Actions` (declaration merging). Fails with the callee's own error class, or
+   * CallTimeoutError at the deadline: the sooner of `timeoutMs`, the action's timeout and
+   * what is left of the request this call serves.
+   */
+  call<A extends ActionDefinition<never, unknown>>(
+    action: A,
+    input: ActionInput<A>,
+    options?: CallOptions,
+  ): Promise<ActionOutput<A>>;
+  call<N extends Extract<keyof Actions, string>>(
+    action: N,
+    input: ActionInput<Actions[N]>,
+    options?: CallOptions,
+  ): Promise<ActionOutput<Actions[N]>>;
 }
 
 export interface RequestContext<

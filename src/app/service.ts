@@ -5,6 +5,14 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { AppDefinitionError } from '../errors.ts';
 import type { EventHandler } from '../bus/types.ts';
+import {
+  DEFAULT_ACTION_TIMEOUT_MS,
+  type ActionContext,
+  type ActionDefinition,
+  type ActionInputOf,
+  type ActionOptions,
+  type ActionOutputOf,
+} from './action.ts';
 import type { ServiceContext } from './context.ts';
 import type {
   HttpMethod,
@@ -122,6 +130,7 @@ export class Service {
   readonly listeners: ListenerDefinition[] = [];
   readonly crons: CronDefinition[] = [];
   readonly tasks = new Map<string, TaskDefinition>();
+  readonly actions = new Map<string, ActionDefinition>();
 
   /** How many processes this service runs as when the app is split. */
   readonly scale: ScalePolicy;
@@ -231,6 +240,37 @@ export class Service {
   }
 
   /** Declares a CPU-heavy task; callers run it with ctx.run(definition or 'service.name', input). */
+  /**
+   * Offers `handler` to the other services as `<service>.<name>`, called with ctx.call():
+   * a function call when together, a call to a replica of this pool when split.
+   */
+  action<In extends Schema = undefined, Out extends Schema = undefined, Returned = unknown>(
+    name: string,
+    options: ActionOptions<In, Out>,
+    handler: (input: ActionInputOf<In>, ctx: ActionContext) => Returned | Promise<Returned>,
+  ): ActionDefinition<ActionInputOf<In>, Awaited<ActionOutputOf<Out, Returned>>> {
+    if (!NAME.test(name)) throw new AppDefinitionError(`action name "${name}" must match ${NAME}`);
+    if (this.actions.has(name)) {
+      throw new AppDefinitionError(`action "${name}" is declared twice in service ${this.name}`);
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new AppDefinitionError(`action ${this.name}.${name}: timeoutMs is a whole number of ms above 0`);
+    }
+    const definition = {
+      id: `${this.name}.${name}`,
+      service: this.name,
+      name,
+      input: options.input,
+      output: options.output,
+      idempotent: options.idempotent ?? false,
+      timeoutMs,
+      handler,
+    };
+    this.actions.set(name, definition as ActionDefinition);
+    return definition as unknown as ActionDefinition<ActionInputOf<In>, Awaited<ActionOutputOf<Out, Returned>>>;
+  }
+
   task<I, O>(name: string, handler: TaskHandler<I, O>): TaskDefinition<I, O> {
     if (!NAME.test(name)) throw new AppDefinitionError(`task name "${name}" must match ${NAME}`);
     if (this.tasks.has(name)) throw new AppDefinitionError(`task "${name}" is declared twice in service ${this.name}`);

@@ -12,6 +12,8 @@ import type { Collection } from '../store/collection.ts';
 import type { Authenticator } from './auth.ts';
 import type { HeaderBag } from './respond.ts';
 import { INVALIDATE_HEADER } from '../cache/invalidation.ts';
+import type { CallOptions } from '../app/action.ts';
+import type { CallWithMeta } from '../calls/call-context.ts';
 
 export interface RequestData {
   auth: Authenticator;
@@ -30,6 +32,10 @@ export interface RequestData {
   log: Logger;
   /** Split: a gateway relays the response (and caches). */
   behindGateway?: boolean;
+  /** When the handler must have answered (ms since the epoch): calls it makes inherit it. */
+  deadline?: number;
+  /** The process's ctx.call, given the chain's request id and deadline. */
+  calls?: CallWithMeta;
 }
 
 export class HttpRequestContext implements RequestContext<unknown, unknown, unknown> {
@@ -48,6 +54,8 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   private readonly res: ServerResponse | undefined;
   private readonly headersOut: HeaderBag | undefined;
   private readonly behindGateway: boolean;
+  private readonly deadline: number;
+  private readonly calls: CallWithMeta | undefined;
 
   constructor(
     private readonly base: ServiceContext,
@@ -57,6 +65,8 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
     this.res = data.res;
     this.headersOut = data.headers;
     this.behindGateway = data.behindGateway ?? false;
+    this.deadline = data.deadline ?? Infinity;
+    this.calls = data.calls;
     this.req = data.req;
     this.path = data.path;
     this.params = data.params;
@@ -150,6 +160,11 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   }
   store<T = unknown>(collection: string): Collection<T> {
     return this.base.store<T>(collection);
+  }
+
+  call(action: unknown, input: unknown, options?: CallOptions): Promise<never> {
+    if (!this.calls) return (this.base.call as (...args: unknown[]) => Promise<never>)(action, input, options);
+    return this.calls(action, input, options, { requestId: this.requestId, deadline: this.deadline }) as Promise<never>;
   }
 
   async invalidate(...targets: string[]): Promise<void> {

@@ -29,6 +29,8 @@ import { requestIdOf } from './request-id.ts';
 import { type HeaderBag, sendError, sendResult, statusOf } from './respond.ts';
 import type { ResponseCache, ResponseTap } from '../cache/response-cache.ts';
 import { writeCached } from '../cache/write-cached.ts';
+import type { ActionEndpoint } from '../calls/action-endpoint.ts';
+import type { CallWithMeta } from '../calls/call-context.ts';
 import type { Router } from './router.ts';
 import { serveStatic } from './static.ts';
 import { validate } from './validate.ts';
@@ -47,6 +49,10 @@ export interface RequestHandlerOptions {
   cache?: ResponseCache;
   /** Split: a gateway relays (and caches) the responses. @default false */
   behindGateway?: boolean;
+  /** ctx.call for handlers, with the request's id and deadline passed on. */
+  calls?: CallWithMeta;
+  /** Split: this replica's side of other replicas' calls (`POST /_cleave/actions/…`). */
+  actions?: ActionEndpoint;
 }
 
 /** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
@@ -74,6 +80,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
   const accessLog = options.accessLog ?? true;
 
   async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+    if (options.actions?.handles(req.url)) {
+      exchange.service = await options.actions.answer(req, res, exchange.requestId);
+      return;
+    }
     const method = req.method ?? 'GET';
     const { path, search } = normalizeTarget(req.url ?? '');
     exchange.path = path;
@@ -147,6 +157,8 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       user,
       log,
       behindGateway: options.behindGateway ?? false,
+      deadline: Date.now() + (routeOptions.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS),
+      ...(options.calls ? { calls: options.calls } : {}),
     });
     let result: HandlerResult;
     try {
@@ -201,8 +213,9 @@ function withDeadline<T>(result: T | Promise<T>, timeoutMs: number, onTimeout: (
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
       const error = new HandlerTimeoutError(timeoutMs);
-      onTimeout(error);
+      // Rejected first: a handler that settles when its signal aborts must not win the race.
       reject(error);
+      onTimeout(error);
     }, timeoutMs);
   });
   return Promise.race([result, deadline]).finally(() => clearTimeout(timer));

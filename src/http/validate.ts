@@ -7,7 +7,7 @@ import { type FieldError, ValidationError } from '../errors.ts';
 export async function validate(
   schema: StandardSchemaV1 | undefined,
   value: unknown,
-  part: 'body' | 'query' | 'params',
+  part: 'body' | 'query' | 'params' | 'input' | 'output',
 ): Promise<unknown> {
   if (!schema) return value;
   let result = schema['~standard'].validate(value);

@@ -16,7 +16,7 @@
 
 import { MemoryBus } from '../bus/memory.ts';
 import type { Bus, EventHandler } from '../bus/types.ts';
-import { CleaveError, InternalError } from '../errors.ts';
+import { CleaveError, CollectionAccessError, InternalError } from '../errors.ts';
 import type { Lock } from '../lock/types.ts';
 import type { TaskQueue } from '../queue/types.ts';
 import { MemoryRateCounters } from '../ratelimit/memory.ts';
@@ -158,6 +158,7 @@ export class IpcHub {
     const { id, method } = request;
     let response: RpcResponse;
     try {
+      checkOwnership(replica.name, request);
       response = { cleave: PROTOCOL_VERSION, type: 'response', id, ok: true, value: await this.#dispatch(request) };
     } catch (err) {
       // toWire hides a foreign error's message from the replica, so it is logged here.
@@ -233,4 +234,19 @@ export class IpcHub {
     for (const topic of replica.topics.keys()) this.#forget(replica, topic);
     replica.topics.clear();
   }
+}
+
+/**
+ * A replica (named `<service>#<n>`) reaches only its own service's collections: the data of
+ * another is reached by calls or events. Its ServiceContext never names another's; this
+ * holds even for a message written by hand on the channel.
+ */
+function checkOwnership(name: string, request: RpcRequest): void {
+  if (!request.method.startsWith('store.')) return;
+  const hash = name.indexOf('#');
+  if (hash < 0) return; // the supervisor's own channels (tests, tools) are not a service's
+  const service = name.slice(0, hash);
+  const collection = (request.args as unknown[])[0];
+  if (typeof collection === 'string' && collection.startsWith(`${service}/`)) return;
+  throw new CollectionAccessError(`${service} may not reach the collection ${String(collection)}`);
 }

@@ -23,6 +23,7 @@ import { FileStore } from '../store/file.ts';
 import { IpcStore } from '../store/ipc.ts';
 import { MemoryStore } from '../store/memory.ts';
 import type { StoreBackend } from '../store/types.ts';
+import { RemoteActions } from '../calls/remote-actions.ts';
 
 export interface Ports {
   bus: Bus;
@@ -32,6 +33,8 @@ export interface Ports {
   tasks?: TaskQueue;
   /** Rate-limit counters, shared by every process of the app. */
   rateCounters: RateCounters;
+  /** Where the actions of services running elsewhere are called (split mode). */
+  remoteActions?: RemoteActions;
   /** Releases what the set itself owns beyond the three (an RPC client). */
   close(): Promise<void>;
 }
@@ -56,9 +59,15 @@ export function embeddedStore(config: RuntimeConfig, log: Logger): StoreBackend 
 }
 
 /** A replica's ports: the supervisor's hub at the other end of `channel`. */
-export function ipcPorts(channel: IpcChannel, log: Logger): Ports {
+export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig): Ports {
   const rpc = new RpcClient(channel);
+  const remoteActions = new RemoteActions({
+    channel,
+    log,
+    healthProbes: { intervalMs: config.CLEAVE_HEALTH_INTERVAL_MS, timeoutMs: config.CLEAVE_HEALTH_TIMEOUT_MS },
+  });
   return {
+    remoteActions,
     bus: new IpcBus(channel, {
       onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
     }),
@@ -66,6 +75,9 @@ export function ipcPorts(channel: IpcChannel, log: Logger): Ports {
     lock: new IpcLock(rpc),
     tasks: new IpcTaskQueue(rpc),
     rateCounters: new IpcRateCounters(rpc),
-    close: async () => rpc.close(),
+    close: async () => {
+      await remoteActions.stop();
+      rpc.close();
+    },
   };
 }

@@ -23,6 +23,9 @@ import type { TaskQueue } from '../queue/types.ts';
 import { embeddedPorts, type Ports } from './ports.ts';
 import { responseCacheOf } from '../cache/response-cache.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
+import { ActionCaller } from '../calls/action-caller.ts';
+import { ActionEndpoint } from '../calls/action-endpoint.ts';
+import type { CallWithMeta } from '../calls/call-context.ts';
 import { ServiceContexts } from './service-contexts.ts';
 
 export interface RuntimeOptions {
@@ -78,7 +81,16 @@ export class Runtime {
       });
     await this.queue.start();
 
-    const contexts = new ServiceContexts({ bus: ports.bus, store: ports.store, queue: this.queue }, log);
+    const local = new Set(app.services.map((service) => service.name));
+    const caller: ActionCaller = new ActionCaller({
+      app: this.options.app,
+      local,
+      contextFor: (service) => contexts.for(service),
+      log,
+      ...(ports.remoteActions ? { remote: ports.remoteActions } : {}),
+    });
+    const calls: CallWithMeta = (action, input, options, meta) => caller.call(action, input, options, meta);
+    const contexts = new ServiceContexts({ bus: ports.bus, store: ports.store, queue: this.queue, calls }, log);
     for (const service of app.services) {
       const context = contexts.for(service.name);
       for (const listener of service.listeners) {
@@ -104,6 +116,9 @@ export class Runtime {
         contextFor,
         accessLog: config.CLEAVE_ACCESS_LOG,
         behindGateway,
+        calls,
+        // Split, the other replicas call this one's actions on its socket.
+        ...(behindGateway ? { actions: new ActionEndpoint(caller, local) } : {}),
         ...(cache ? { cache } : {}),
         rateLimiter: new RateLimiter({
           app: this.options.app,

@@ -8,6 +8,9 @@ import type { TaskRef } from '../app/task.ts';
 import type { Bus, EventHandler } from '../bus/types.ts';
 import { checkInvalidateTargets, INVALIDATE_TOPIC, type InvalidateMessage } from '../cache/invalidation.ts';
 import type { Job, TaskQueue } from '../queue/types.ts';
+import { ActionNotFoundError, CollectionAccessError } from '../errors.ts';
+import type { CallOptions } from '../app/action.ts';
+import { freshMeta, type CallWithMeta } from '../calls/call-context.ts';
 import { Collection } from '../store/collection.ts';
 import type { StoreBackend } from '../store/types.ts';
 
@@ -17,6 +20,8 @@ export interface Ports {
   bus: Bus;
   store: StoreBackend;
   queue: TaskQueue;
+  /** ctx.call with a chain's meta (the process's ActionCaller); absent, a call is ActionNotFoundError. */
+  calls?: CallWithMeta;
 }
 
 export class ServiceContexts {
@@ -37,7 +42,7 @@ export class ServiceContexts {
   }
 
   private create(service: string): ServiceContext {
-    const { bus, store, queue } = this.ports;
+    const { bus, store, queue, calls } = this.ports;
     const collections = new Map<string, Collection<unknown>>();
     return {
       service,
@@ -50,12 +55,21 @@ export class ServiceContexts {
       enqueue: <I, O>(task: TaskRef<I, O>, input: I) =>
         queue.enqueue(typeof task === 'string' ? task : task.id, input) as Promise<Job<O>>,
       job: <O>(id: string) => queue.job(id) as Promise<Job<O> | undefined>,
+      call: (action: unknown, input: unknown, options?: CallOptions) => {
+        if (!calls) return Promise.reject(new ActionNotFoundError('this process makes no calls'));
+        // Cron runs and listeners start a chain of their own.
+        return calls(action, input, options, freshMeta()) as Promise<never>;
+      },
       invalidate: async (...targets: string[]) => {
         checkInvalidateTargets(targets);
         const message: InvalidateMessage = { targets };
         await bus.publish(INVALIDATE_TOPIC, message);
       },
       store: <T>(name: string) => {
+        if (name.includes('/')) {
+          // "auth/accounts": another service's data, reached only through its calls or events.
+          throw new CollectionAccessError(`${service} may not reach the collection ${name}: call its owner instead`);
+        }
         if (!COLLECTION_NAME.test(name)) throw new TypeError(`collection name "${name}" must match ${COLLECTION_NAME}`);
         let collection = collections.get(name);
         if (!collection) {

@@ -31,6 +31,9 @@ const samples: errors.CleaveError[] = [
   new errors.SupervisorUnavailableError('no supervisor serves port 3000'),
   new errors.ShuttingDownError('stopping'),
   new errors.HandlerTimeoutError(100),
+  new errors.CallTimeoutError('users.profile', 250),
+  new errors.ActionNotFoundError('no action users.nope'),
+  new errors.CollectionAccessError('posts may not read users/accounts'),
   new errors.UpstreamUnavailableError('no replica'),
   new errors.UpstreamTimeoutError('slow replica'),
 ];

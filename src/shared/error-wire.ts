@@ -52,6 +52,9 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   CLEAVE_UPSTREAM_UNAVAILABLE: (w) => new errors.UpstreamUnavailableError(w.message),
   CLEAVE_UPSTREAM_TIMEOUT: (w) => new errors.UpstreamTimeoutError(w.message),
   CLEAVE_HANDLER_TIMEOUT: (_w, d) => new errors.HandlerTimeoutError(Number(d.timeoutMs)),
+  CLEAVE_CALL_TIMEOUT: (_w, d) => new errors.CallTimeoutError(text(d.action), Number(d.timeoutMs)),
+  CLEAVE_ACTION_NOT_FOUND: (w) => new errors.ActionNotFoundError(w.message),
+  CLEAVE_COLLECTION_FORBIDDEN: (w) => new errors.CollectionAccessError(w.message),
 };
 
 function text(value: unknown, fallback = '?'): string {

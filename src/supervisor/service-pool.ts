@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ReplicaLoad } from '../autoscale/autoscaler.ts';
+import type { IpcChannel } from '../ipc/channel.ts';
 import type { IpcHub } from '../ipc/hub.ts';
 import { isIpcMessage } from '../ipc/messages.ts';
 import { LogRelay } from './log-relay.ts';
@@ -28,6 +29,8 @@ export interface ReplicaRegistry {
 
 export interface ServicePoolOptions {
   service: string;
+  /** Answers a replica that asks where the others are (for its calls to their actions). */
+  directory?: { watch(channel: IpcChannel): void };
   replicas: number;
   appModule: string;
   /** Folder for the replicas' unix sockets. */
@@ -174,6 +177,7 @@ export class ServicePool {
             if (member) member.load = { inFlight: message.inFlight, eventLoop: message.eventLoop };
             return;
           }
+          if (message.type === 'watch-replicas') return this.#options.directory?.watch(child.channel as IpcChannel);
           if (message.type !== 'ready') return;
           if (member) member.ready = true;
           if (!member?.leaving) registry.ready(this.service, { id, socketPath });

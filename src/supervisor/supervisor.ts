@@ -26,6 +26,7 @@ import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { AdminServer } from './admin-server.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
+import { ReplicaDirectory } from './replica-directory.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
 import { type AppStatus, poolStatus } from './status.ts';
 import { TaskBroker } from './task-broker.ts';
@@ -53,6 +54,8 @@ export class Supervisor {
   #pools: ServicePool[] = [];
   #tasks: TaskBroker | undefined;
   #gateway: GatewayProcess | undefined;
+  /** Where replicas learn of each other, for calls between services. */
+  readonly #directory = new ReplicaDirectory();
   #socketDir: string | undefined;
   #address: GatewayAddress | undefined;
   readonly #autoscaler: Autoscaler;
@@ -117,7 +120,7 @@ export class Supervisor {
         onHealth: (service, id, healthy) => this.#healthChanged(service, id, healthy),
       });
     }
-    const registry = bothOf(this.#gateway, this.#options.registry);
+    const registry = bothOf(this.#gateway, bothOf(this.#directory, this.#options.registry));
     for (const service of app.services) {
       this.#pools.push(
         new ServicePool({
@@ -127,6 +130,7 @@ export class Supervisor {
           socketDir: this.#socketDir,
           hub: this.#hub,
           registry,
+          directory: this.#directory,
           log,
           env,
           drainGraceMs: config.CLEAVE_STOP_GRACE_MS,

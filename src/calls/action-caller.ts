@@ -1,0 +1,69 @@
+// ctx.call(): finds the action, works out the call's deadline (the sooner of the caller's
+// option, the action's own timeout and what is left of the calling request's), and runs it
+// here when its service runs in this process — a function call — or sends it to a replica of
+// the owning pool when split (RemoteActions).
+
+import type { Logger } from 'pino';
+import type { ActionDefinition, CallOptions } from '../app/action.ts';
+import type { App } from '../app/app.ts';
+import type { ServiceContext } from '../app/context.ts';
+import { ActionNotFoundError, CallTimeoutError } from '../errors.ts';
+import { CallContext, type CallMeta } from './call-context.ts';
+import { runAction } from './run-action.ts';
+
+/** Sends a call to a replica of the action's pool (split mode). */
+export interface RemoteCaller {
+  call(definition: ActionDefinition, input: unknown, meta: CallMeta, timeoutMs: number): Promise<unknown>;
+}
+
+export interface ActionCallerOptions {
+  /** The whole app: a call may name any service's action. */
+  app: App;
+  /** The services running in this process: their actions are function calls. */
+  local: ReadonlySet<string>;
+  contextFor(service: string): ServiceContext;
+  log: Logger;
+  /** Split: where the other services' actions are. */
+  remote?: RemoteCaller;
+}
+
+export class ActionCaller {
+  readonly #options: ActionCallerOptions;
+  readonly #actions = new Map<string, ActionDefinition>();
+  readonly #call = (action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta) =>
+    this.call(action, input, options, meta);
+
+  constructor(options: ActionCallerOptions) {
+    this.#options = options;
+    for (const service of options.app.services) {
+      for (const action of service.actions.values()) this.#actions.set(action.id, action);
+    }
+  }
+
+  /** The action a name or definition stands for; throws ActionNotFoundError for an unknown one. */
+  resolve(action: unknown): ActionDefinition {
+    const id = typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
+    const definition = typeof id === 'string' ? this.#actions.get(id) : undefined;
+    if (!definition) throw new ActionNotFoundError(`no service declares the action ${String(id)}`);
+    return definition;
+  }
+
+  async call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
+    const definition = this.resolve(action);
+    const timeoutMs = Math.min(options?.timeoutMs ?? Infinity, definition.timeoutMs);
+    const now = Date.now();
+    const deadline = Math.min(now + timeoutMs, meta.deadline);
+    if (deadline <= now) throw new CallTimeoutError(definition.id, 0);
+    const chain: CallMeta = { requestId: meta.requestId, deadline };
+    if (this.#options.local.has(definition.service)) return this.runHere(definition, input, chain);
+    const remote = this.#options.remote;
+    if (!remote) throw new ActionNotFoundError(`${definition.service} does not run in this process`);
+    return remote.call(definition, input, chain, deadline - now);
+  }
+
+  /** Runs an action of a service of this process (an in-process call, or a call that came in from a replica). */
+  runHere(definition: ActionDefinition, input: unknown, meta: CallMeta): Promise<unknown> {
+    const context = new CallContext(this.#options.contextFor(definition.service), meta, this.#call);
+    return runAction(definition, input, context, this.#options.log);
+  }
+}
