@@ -15,6 +15,10 @@ interface Account {
   createdAt: string;
 }
 
+/** What other services may know of a user: never the password hash. */
+const Profile = z.object({ id: z.string(), username: z.string(), joinedAt: z.string() });
+type Profile = z.infer<typeof Profile>;
+
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
 
 export const hashPassword = auth.task('hash', (password: string): string => {
@@ -50,6 +54,11 @@ auth.post('/api/signup', { body: Credentials }, async (ctx) => {
   try {
     // ifVersion 0: create only, so two sign-ups racing for one name can't both win.
     await ctx.store<Account>('accounts').put(username.toLowerCase(), account, { ifVersion: 0 });
+    await ctx.store<Profile>('profiles').put(account.id, {
+      id: account.id,
+      username,
+      joinedAt: account.createdAt,
+    });
   } catch (error) {
     if (error instanceof StoreConflictError) throw new HttpError(409, 'USERNAME_TAKEN', `"${username}" is taken`);
     throw error;
@@ -71,6 +80,19 @@ auth.post('/api/login', { body: Credentials, rateLimit: { bruteForce: true } }, 
   const token = await ctx.signIn({ id: user.id, name: user.username });
   return { token, user };
 });
+
+// Other services ask for a user's public profile by calling this action (posts does, for a
+// post's author): a function call together, a call to an auth replica when split. The
+// accounts stay auth's own data.
+export const publicProfile = auth.action(
+  'profile',
+  { input: z.object({ id: z.string() }), output: Profile, idempotent: true },
+  async ({ id }, ctx) => {
+    const profile = await ctx.store<Profile>('profiles').get(id);
+    if (!profile) throw new HttpError(404, 'USER_NOT_FOUND', `no user ${id}`);
+    return profile.value;
+  },
+);
 
 auth.post('/api/logout', (ctx) => {
   ctx.signOut();

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { defineService, HttpError, reply } from 'cleave';
 import { z } from 'zod';
+import { publicProfile } from './auth.ts';
 import { config } from './config.ts';
 
 // Two replicas when split: reads are the hot path, and the stats job still runs once per tick.
@@ -48,11 +49,12 @@ posts.get('/api/posts/:id', { cache: { maxAge: 60, public: true } }, async (ctx)
 });
 
 posts.post('/api/posts', { auth: true, body: z.object({ text: z.string().trim().min(1).max(2000) }) }, async (ctx) => {
-  const user = ctx.user as { id: string; name: string };
+  // The author as auth knows them now (a call), not as the session token said at sign-in.
+  const author = await ctx.call(publicProfile, { id: (ctx.user as { id: string }).id });
   const post: Post = {
     id: newPostId(),
     text: ctx.body.text,
-    author: { id: user.id, username: user.name },
+    author: { id: author.id, username: author.username },
     createdAt: new Date().toISOString(),
   };
   await ctx.store<Post>('posts').put(post.id, post, { ifVersion: 0 });
