@@ -42,28 +42,40 @@ export class ActionCaller {
 
   /** The action a name or definition stands for; throws ActionNotFoundError for an unknown one. */
   resolve(action: unknown): ActionDefinition {
-    const id = typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
-    const definition = typeof id === 'string' ? this.#actions.get(id) : undefined;
-    if (!definition) throw new ActionNotFoundError(`no service declares the action ${String(id)}`);
+    const definition = this.#find(action);
+    if (!definition) throw this.#notFound(action);
     return definition;
   }
 
-  async call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
-    const definition = this.resolve(action);
+  #find(action: unknown): ActionDefinition | undefined {
+    const id = typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
+    return typeof id === 'string' ? this.#actions.get(id) : undefined;
+  }
+
+  #notFound(action: unknown): ActionNotFoundError {
+    const id = typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
+    return new ActionNotFoundError(`no service declares the action ${String(id)}`);
+  }
+
+  call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
+    const definition = this.#find(action);
+    if (!definition) return Promise.reject(this.#notFound(action));
     const timeoutMs = Math.min(options?.timeoutMs ?? Infinity, definition.timeoutMs);
     const now = Date.now();
     const deadline = Math.min(now + timeoutMs, meta.deadline);
-    if (deadline <= now) throw new CallTimeoutError(definition.id, 0);
-    const chain: CallMeta = { requestId: meta.requestId, deadline };
-    if (this.#options.local.has(definition.service)) return this.runHere(definition, input, chain);
+    if (deadline <= now) return Promise.reject(new CallTimeoutError(definition.id, 0));
+    if (this.#options.local.has(definition.service)) return this.runHere(definition, input, meta.requestId, deadline);
     const remote = this.#options.remote;
-    if (!remote) throw new ActionNotFoundError(`${definition.service} does not run in this process`);
-    return remote.call(definition, input, chain, deadline - now);
+    if (!remote) return Promise.reject(new ActionNotFoundError(`${definition.service} does not run in this process`));
+    return remote.call(definition, input, { requestId: meta.requestId, deadline }, deadline - now);
   }
 
-  /** Runs an action of a service of this process (an in-process call, or a call that came in from a replica). */
-  runHere(definition: ActionDefinition, input: unknown, meta: CallMeta): Promise<unknown> {
-    const context = new CallContext(this.#options.contextFor(definition.service), meta, this.#call);
+  /**
+   * Runs an action of a service of this process (an in-process call, or a call that came in
+   * from a replica). `deadline` is already the sooner of the caller's and the action's own.
+   */
+  runHere(definition: ActionDefinition, input: unknown, requestId: string, deadline: number): Promise<unknown> {
+    const context = new CallContext(this.#options.contextFor(definition.service), requestId, deadline, this.#call);
     return runAction(definition, input, context, this.#options.log);
   }
 }

@@ -42,9 +42,11 @@ export class ActionEndpoint {
       }
       service = definition.service;
       const body = parseBody(await readBody(req, CALL_BODY_LIMIT), 'application/json') as { input?: unknown } | null;
+      // The caller's deadline, as ms left (clocks of two processes need not agree), capped by
+      // the action's own timeout.
       const left = Number(req.headers[DEADLINE_HEADER]);
-      const deadline = Number.isFinite(left) && left > 0 ? Date.now() + left : Infinity;
-      const output = await this.#caller.runHere(definition, body?.input, { requestId, deadline });
+      const timeoutMs = Number.isFinite(left) && left > 0 ? Math.min(left, definition.timeoutMs) : definition.timeoutMs;
+      const output = await this.#caller.runHere(definition, body?.input, requestId, Date.now() + timeoutMs);
       text = JSON.stringify({ output });
     } catch (error) {
       const known = error instanceof CleaveError ? error : new InternalError('internal error', { cause: error });

@@ -37,11 +37,11 @@ export class CallContext implements ActionContext {
   #abort: AbortController | undefined;
   #log: Logger | undefined;
 
-  constructor(base: ServiceContext, meta: CallMeta, call: CallWithMeta) {
+  constructor(base: ServiceContext, requestId: string, deadline: number, call: CallWithMeta) {
     this.#base = base;
     this.#call = call;
-    this.requestId = meta.requestId;
-    this.deadline = meta.deadline;
+    this.requestId = requestId;
+    this.deadline = deadline;
   }
 
   /** Aborts ctx.signal: the caller has stopped waiting. */

@@ -16,7 +16,7 @@ export async function validate(
   throw new ValidationError(part, result.issues.map(toFieldError));
 }
 
-function toFieldError(issue: StandardSchemaV1.Issue): FieldError {
+export function toFieldError(issue: StandardSchemaV1.Issue): FieldError {
   const path = (issue.path ?? [])
     .map((segment) => String(typeof segment === 'object' ? segment.key : segment))
     .join('.');

@@ -1,0 +1,128 @@
+// Benchmark: service-to-service calls. A small action (users.profile: its input validated,
+// a map lookup) called in a loop by another service, measured by one loop
+// (bench/load/measure-calls.ts) at 1 and 32 calls in flight:
+//   - in one process (`cleave dev`): ctx.call next to calling the function itself, for that
+//     action and for one that reads the store;
+//   - split (`cleave start`, one replica each): over the replicas' unix sockets;
+//   - Moleculer 0.14, the same action between two nodes over its built-in TCP transporter.
+//
+//   npm run bench:calls     (writes bench/results/calls.json; installs bench/peers on first use)
+
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { CallFigures } from './load/measure-calls.ts';
+import { freePort } from './load/nginx.ts';
+import { ROOT, startServer } from './load/server.ts';
+
+const APP = 'bench/fixtures/calls-app';
+const QUIET = { HOST: '127.0.0.1', CLEAVE_ACCESS_LOG: 'off', CLEAVE_RATE_LIMIT: 'off' };
+const CONCURRENCY = [1, 32];
+const IN_PROCESS_CALLS = 200_000;
+const REMOTE_CALLS = 30_000;
+
+interface Row extends CallFigures {
+  name: string;
+  concurrency: number;
+}
+
+async function loop(port: number, path: string, calls: number, concurrency: number): Promise<CallFigures> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}?calls=${calls}&concurrency=${concurrency}`);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as CallFigures;
+}
+
+async function moleculer(calls: number, concurrency: number): Promise<CallFigures> {
+  const [calleePort, callerPort] = [await freePort(), await freePort()];
+  const node = (args: string[]) =>
+    spawn(process.execPath, ['--import', 'tsx', 'bench/fixtures/moleculer-node.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  const callee = node(['callee', String(calleePort), String(callerPort)]);
+  try {
+    await once(createInterface({ input: callee.stdout }), 'line'); // {"ready":true}
+    const caller = node(['caller', String(callerPort), String(calleePort), String(calls), String(concurrency)]);
+    const [line] = (await once(createInterface({ input: caller.stdout }), 'line')) as [string];
+    await once(caller, 'exit');
+    return JSON.parse(line) as CallFigures;
+  } finally {
+    callee.kill();
+  }
+}
+
+if (!existsSync(`${ROOT}/bench/peers/node_modules/moleculer`)) {
+  console.log('installing the benchmark peers (bench/peers)…');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', 'bench/peers'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+const rows: Row[] = [];
+const together = await startServer('cleave dev', [process.execPath, 'bin/cleave.js', 'dev', APP], QUIET);
+try {
+  for (const concurrency of CONCURRENCY) {
+    const add = async (name: string, path: string) =>
+      rows.push({ name, concurrency, ...(await loop(together.port, path, IN_PROCESS_CALLS, concurrency)) });
+    await add('the function itself', '/bench-direct');
+    await add('the function, input validated', '/bench-direct-validated');
+    await add('ctx.call, one process', '/bench');
+    await add('store read: the function, input validated', '/bench-store-direct');
+    await add('store read: ctx.call, one process', '/bench-store');
+  }
+} finally {
+  await together.stop();
+}
+const split = await startServer('cleave start', [process.execPath, 'bin/cleave.js', 'start', APP], QUIET);
+try {
+  for (const concurrency of CONCURRENCY) {
+    rows.push({
+      name: 'ctx.call, split (unix sockets)',
+      concurrency,
+      ...(await loop(split.port, '/bench', REMOTE_CALLS, concurrency)),
+    });
+  }
+} finally {
+  await split.stop();
+}
+for (const concurrency of CONCURRENCY) {
+  rows.push({ name: 'Moleculer, TCP transporter', concurrency, ...(await moleculer(REMOTE_CALLS, concurrency)) });
+}
+
+const find = (name: string, concurrency: number) =>
+  rows.find((row) => row.name === name && row.concurrency === concurrency) as Row;
+const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+const ratios = Object.fromEntries(
+  CONCURRENCY.map((concurrency) => {
+    const direct = find('the function itself', concurrency);
+    const validated = find('the function, input validated', concurrency);
+    const local = find('ctx.call, one process', concurrency);
+    const remote = find('ctx.call, split (unix sockets)', concurrency);
+    const peer = find('Moleculer, TCP transporter', concurrency);
+    return [
+      `concurrency ${concurrency}`,
+      {
+        // Cost per call, in-process: how many times calling the function it is.
+        inProcessCostOverFunction: ratio(direct.callsPerSecond, local.callsPerSecond),
+        inProcessCostOverValidatedFunction: ratio(validated.callsPerSecond, local.callsPerSecond),
+        storeReadCostOverFunction: ratio(
+          find('store read: the function, input validated', concurrency).callsPerSecond,
+          find('store read: ctx.call, one process', concurrency).callsPerSecond,
+        ),
+        splitOverMoleculer: ratio(remote.callsPerSecond, peer.callsPerSecond),
+        p99SplitOverMoleculer: ratio(remote.p99Ms, peer.p99Ms),
+      },
+    ];
+  }),
+);
+const summary = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  rows,
+  ratios,
+};
+mkdirSync(`${ROOT}/bench/results`, { recursive: true });
+writeFileSync(`${ROOT}/bench/results/calls.json`, `${JSON.stringify(summary, null, 2)}\n`);
+console.table(rows);
+console.log(JSON.stringify(ratios));
