@@ -21,6 +21,7 @@ import { Replica } from '../upstream/replica.ts';
 import type { RemoteCaller } from './action-caller.ts';
 import type { CallMeta } from './call-context.ts';
 import { ACTION_PATH, DEADLINE_HEADER } from './action-endpoint.ts';
+import { exchange } from './call-exchange.ts';
 
 export interface RemoteActionsOptions {
   channel: IpcChannel;
@@ -65,21 +66,24 @@ export class RemoteActions implements RemoteCaller {
       if (remaining <= 0) throw new CallTimeoutError(definition.id, timeoutMs);
       const lease = replica.begin();
       try {
-        const response = await dispatcher.request({
+        const response = await exchange(dispatcher, {
           method: 'POST',
           path: `${ACTION_PATH}${definition.id}`,
-          headers: {
-            'content-type': 'application/json',
-            'x-request-id': meta.requestId,
-            [DEADLINE_HEADER]: String(remaining),
-          },
+          headers: [
+            'content-type',
+            'application/json',
+            'x-request-id',
+            meta.requestId,
+            DEADLINE_HEADER,
+            String(remaining),
+          ],
           body,
           headersTimeout: remaining,
           bodyTimeout: remaining,
         });
-        const answer = (await response.body.json()) as { output?: unknown; error?: WireError };
+        const answer = JSON.parse(response.body.toString('utf8')) as { output?: unknown; error?: WireError };
         replica.recordSuccess();
-        if (response.statusCode === 200) return answer.output;
+        if (response.status === 200) return answer.output;
         const error = fromWire(answer.error ?? { code: 'CLEAVE_INTERNAL', message: 'malformed answer' });
         // A replica that is stopping ran nothing: another may take the call.
         if (!(error instanceof ShuttingDownError) || !this.#mayRetry(retries, pool.budget)) throw error;
