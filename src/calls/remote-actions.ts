@@ -34,8 +34,15 @@ export interface RemoteActionsOptions {
 export class RemoteActions implements RemoteCaller {
   readonly #options: RemoteActionsOptions;
   readonly #pools: UpstreamPools;
-  #known: Promise<void> | undefined;
+  #watching: Promise<void> | undefined;
   #stopListening: (() => void) | undefined;
+  /** Every replica the supervisor reported, by service, called or not. */
+  readonly #replicas = new Map<string, Map<string, string>>();
+  /**
+   * The services this process has called: only their replicas get a pool and health probes,
+   * so a replica that calls one service does not probe every replica of the app.
+   */
+  readonly #called = new Set<string>();
 
   constructor(options: RemoteActionsOptions) {
     this.#options = options;
@@ -43,7 +50,8 @@ export class RemoteActions implements RemoteCaller {
   }
 
   async call(definition: ActionDefinition, input: unknown, meta: CallMeta, timeoutMs: number): Promise<unknown> {
-    await (this.#known ??= this.#watch());
+    await (this.#watching ??= this.#watch());
+    if (!this.#called.has(definition.service)) this.#startCalling(definition.service);
     const pool = this.#pools.get(definition.service);
     if (!pool || pool.replicas.length === 0) {
       throw new UpstreamUnavailableError(`no replica of ${definition.service} is running to answer ${definition.id}`);
@@ -129,6 +137,7 @@ export class RemoteActions implements RemoteCaller {
           case 'replica-up':
             return this.#up(message.service, message.id, message.address);
           case 'replica-down':
+            this.#replicas.get(message.service)?.delete(message.id);
             return void this.#pools.remove(message.service, message.id);
           default:
         }
@@ -138,6 +147,18 @@ export class RemoteActions implements RemoteCaller {
   }
 
   #up(service: string, id: string, socketPath: string): void {
+    let replicas = this.#replicas.get(service);
+    if (!replicas) this.#replicas.set(service, (replicas = new Map<string, string>()));
+    replicas.set(id, socketPath);
+    if (this.#called.has(service)) this.#add(service, id, socketPath);
+  }
+
+  #startCalling(service: string): void {
+    this.#called.add(service);
+    for (const [id, socketPath] of this.#replicas.get(service) ?? []) this.#add(service, id, socketPath);
+  }
+
+  #add(service: string, id: string, socketPath: string): void {
     if (this.#pools.get(service)?.replicas.some((known) => known.id === id)) void this.#pools.remove(service, id);
     this.#pools.add(service, new Replica(id, { socketPath }));
   }
