@@ -64,7 +64,9 @@ export class ActionCaller {
     const now = Date.now();
     const deadline = Math.min(now + timeoutMs, meta.deadline);
     if (deadline <= now) return Promise.reject(new CallTimeoutError(definition.id, 0));
-    if (this.#options.local.has(definition.service)) return this.runHere(definition, input, meta.requestId, deadline);
+    if (this.#options.local.has(definition.service)) {
+      return this.runHere(definition, input, meta.requestId, deadline, deadline - now);
+    }
     const remote = this.#options.remote;
     if (!remote) return Promise.reject(new ActionNotFoundError(`${definition.service} does not run in this process`));
     return remote.call(definition, input, { requestId: meta.requestId, deadline }, deadline - now);
@@ -74,8 +76,15 @@ export class ActionCaller {
    * Runs an action of a service of this process (an in-process call, or a call that came in
    * from a replica). `deadline` is already the sooner of the caller's and the action's own.
    */
-  runHere(definition: ActionDefinition, input: unknown, requestId: string, deadline: number): Promise<unknown> {
-    const context = new CallContext(this.#options.contextFor(definition.service), requestId, deadline, this.#call);
+  runHere(
+    definition: ActionDefinition,
+    input: unknown,
+    requestId: string,
+    deadline: number,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const base = this.#options.contextFor(definition.service);
+    const context = new CallContext(base, requestId, deadline, timeoutMs, this.#call);
     return runAction(definition, input, context, this.#options.log);
   }
 }

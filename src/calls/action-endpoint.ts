@@ -46,7 +46,7 @@ export class ActionEndpoint {
       // the action's own timeout.
       const left = Number(req.headers[DEADLINE_HEADER]);
       const timeoutMs = Number.isFinite(left) && left > 0 ? Math.min(left, definition.timeoutMs) : definition.timeoutMs;
-      const output = await this.#caller.runHere(definition, body?.input, requestId, Date.now() + timeoutMs);
+      const output = await this.#caller.runHere(definition, body?.input, requestId, Date.now() + timeoutMs, timeoutMs);
       text = JSON.stringify({ output });
     } catch (error) {
       const known = error instanceof CleaveError ? error : new InternalError('internal error', { cause: error });

@@ -32,16 +32,19 @@ export function freshMeta(): CallMeta {
 export class CallContext implements ActionContext {
   readonly requestId: string;
   readonly deadline: number;
+  /** How long the call was given when it started: its deadline, in the error that ends it. */
+  readonly timeoutMs: number;
   readonly #base: ServiceContext;
   readonly #call: CallWithMeta;
   #abort: AbortController | undefined;
   #log: Logger | undefined;
 
-  constructor(base: ServiceContext, requestId: string, deadline: number, call: CallWithMeta) {
+  constructor(base: ServiceContext, requestId: string, deadline: number, timeoutMs: number, call: CallWithMeta) {
     this.#base = base;
     this.#call = call;
     this.requestId = requestId;
     this.deadline = deadline;
+    this.timeoutMs = timeoutMs;
   }
 
   /** Aborts ctx.signal: the caller has stopped waiting. */

@@ -1,28 +1,42 @@
 // Deadlines for in-process calls without a timer per call: a setTimeout and a Promise.race
-// per call cost more than a small action itself (bench/calls.ts measured ctx.call at 3.3× a
-// plain function call that way). Pending calls sit in a set; one timer is armed for the
-// soonest deadline and re-armed only when a sooner one arrives, which is rare when calls
-// carry similar timeouts.
+// per call cost more than a small action itself (bench/calls.ts). Pending calls are linked in
+// a list — a Set was no better: hashing a fresh object on every add cost 2× the whole wrap —
+// and one timer is armed for the soonest deadline, re-armed only when a sooner one arrives,
+// which is rare when calls carry similar timeouts.
 
-export interface Expiring {
-  readonly deadline: number;
+export abstract class Expiring {
+  abstract readonly deadline: number;
   /** The deadline passed while it was still pending. */
-  expire(): void;
+  abstract expire(): void;
+  /** @internal the list Deadlines keeps */
+  previous: Expiring | undefined;
+  /** @internal */
+  next: Expiring | undefined;
+  /** @internal */
+  watched = false;
 }
 
 export class Deadlines {
-  readonly #pending = new Set<Expiring>();
+  #head: Expiring | undefined;
   #timer: NodeJS.Timeout | undefined;
   #armedFor = Infinity;
 
   add(entry: Expiring): void {
-    this.#pending.add(entry);
+    entry.watched = true;
+    entry.next = this.#head;
+    if (this.#head) this.#head.previous = entry;
+    this.#head = entry;
     if (entry.deadline < this.#armedFor) this.#arm(entry.deadline);
   }
 
   /** Settled in time: no longer watched. */
   delete(entry: Expiring): void {
-    this.#pending.delete(entry);
+    if (!entry.watched) return;
+    entry.watched = false;
+    if (entry.previous) entry.previous.next = entry.next;
+    else this.#head = entry.next;
+    if (entry.next) entry.next.previous = entry.previous;
+    entry.previous = entry.next = undefined;
   }
 
   #arm(at: number): void {
@@ -36,13 +50,15 @@ export class Deadlines {
     this.#armedFor = Infinity;
     const now = Date.now();
     let soonest = Infinity;
-    for (const entry of this.#pending) {
+    for (let entry = this.#head; entry !== undefined; ) {
+      const next = entry.next;
       if (entry.deadline <= now) {
-        this.#pending.delete(entry);
+        this.delete(entry);
         entry.expire();
       } else if (entry.deadline < soonest) {
         soonest = entry.deadline;
       }
+      entry = next;
     }
     if (soonest !== Infinity) this.#arm(soonest);
   }

@@ -9,7 +9,7 @@ import type { ActionDefinition } from '../app/action.ts';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { CallTimeoutError, CleaveError, InternalError, ValidationError } from '../errors.ts';
 import { toFieldError, validate } from '../http/validate.ts';
-import { Deadlines, type Expiring } from './deadlines.ts';
+import { Deadlines, Expiring } from './deadlines.ts';
 import type { CallContext } from './call-context.ts';
 
 const deadlines = new Deadlines();
@@ -71,9 +71,8 @@ function failure(definition: ActionDefinition, error: unknown, context: CallCont
  * One pending in-process action under its deadline. A class, not closures: this runs once per
  * call, and each named closure costs an allocation (and, under tsx, a defineProperty).
  */
-class TimedRun implements Expiring {
+class TimedRun extends Expiring {
   readonly deadline: number;
-  readonly #started = Date.now();
   #resolve!: (value: unknown) => void;
   #reject!: (error: Error) => void;
 
@@ -82,6 +81,7 @@ class TimedRun implements Expiring {
     readonly context: CallContext,
     readonly log: Logger,
   ) {
+    super();
     // Already the sooner of the action's timeout and what the caller has left (ActionCaller).
     this.deadline = context.deadline;
   }
@@ -100,7 +100,7 @@ class TimedRun implements Expiring {
 
   /** Past the deadline the call fails and the action's signal aborts, so work it passed the signal to stops. */
   expire(): void {
-    const error = new CallTimeoutError(this.definition.id, this.deadline - this.#started);
+    const error = new CallTimeoutError(this.definition.id, this.context.timeoutMs);
     // Rejected first: an action that settles when its signal aborts must not win the race.
     this.#reject(error);
     this.context.cancel(error);
