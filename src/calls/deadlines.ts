@@ -42,7 +42,8 @@ export class Deadlines {
   #arm(at: number): void {
     clearTimeout(this.#timer);
     this.#armedFor = at;
-    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, at - Date.now()));
+    // Unref'd: a process with nothing else to do is not kept alive by a call's deadline.
+    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, at - Date.now())).unref();
   }
 
   #sweep(): void {
