@@ -51,7 +51,7 @@ export class Deadlines {
     this.#armedFor = Infinity;
     const now = Date.now();
     let soonest = Infinity;
-    for (let entry = this.#head; entry !== undefined; ) {
+    for (let entry = this.#head; entry !== undefined;) {
       const next = entry.next;
       if (entry.deadline <= now) {
         this.delete(entry);
