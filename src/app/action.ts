@@ -1,7 +1,9 @@
 // An action is a function a service offers the others: `auth.action('profile', { input,
 // output }, handler)`, called as `ctx.call(profile, { id })` or `ctx.call('auth.profile', …)`.
 // In one process the call is a function call; split, it goes to a replica of the owning
-// pool over the internal transport. Input and output cross process boundaries as JSON.
+// pool over the internal transport. Input and output cross process boundaries as JSON, so
+// keep them JSON values (a Date arrives as a string when split) and don't mutate an input:
+// together, the callee sees the caller's very object unless its schema made a copy.
 
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { ServiceContext } from './context.ts';

@@ -43,8 +43,9 @@ export interface ServiceContext {
   store<T = unknown>(collection: string): Collection<T>;
   /**
    * Drops cached responses at these paths (any query), or under a prefix ending in `*`:
-   * `ctx.invalidate('/api/posts', '/api/users/*')`. Resolves once the cache is told; when
-   * called from a route handler, that route's response reaches the client after the drop.
+   * `ctx.invalidate('/api/posts', '/api/users/*')`. From a route handler, that route's
+   * response (or error) reaches the client after the drop; from a listener, a cron job or an
+   * action, the drop follows within moments (split, it is an event through the supervisor).
    */
   invalidate(...targets: string[]): Promise<void>;
   /**

@@ -254,8 +254,9 @@ export class Service {
       throw new AppDefinitionError(`action "${name}" is declared twice in service ${this.name}`);
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_ACTION_TIMEOUT_MS;
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-      throw new AppDefinitionError(`action ${this.name}.${name}: timeoutMs is a whole number of ms above 0`);
+    // setTimeout's ceiling, about 24.8 days: more is a mistake, not a timeout.
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
+      throw new AppDefinitionError(`action ${this.name}.${name}: timeoutMs is a whole number of ms, 1 to 2^31-1`);
     }
     const definition = {
       id: `${this.name}.${name}`,

@@ -163,6 +163,37 @@ describe('ResponseCache', () => {
     assert.equal(cache.consult(request('GET'), '/a', '', route({ maxAge: 60 })).kind, 'fill');
   });
 
+  it('is not spoiled by an invalidation of another path', () => {
+    const cache = new ResponseCache();
+    const fill = fillOf(cache.consult(request('GET'), '/a', '', route({ maxAge: 60 })));
+    cache.afterUnsafe('/login', 200, {});
+    cache.invalidate(['/b/*']);
+    respond(fill, 200, {}, 'fresh');
+    assert.equal(cache.consult(request('GET'), '/a', '', route({ maxAge: 60 })).kind, 'hit');
+  });
+
+  it('never stores a personal answer made for a request with credentials, nor gives it to a waiter', async () => {
+    const cache = new ResponseCache();
+    const page = route({ maxAge: 60, public: true }, '/page');
+    // Known shared from an earlier anonymous answer...
+    respond(
+      fillOf(cache.consult(request('GET'), '/page', '', page)),
+      200,
+      { 'cache-control': 'public, max-age=1' },
+      'all',
+    );
+    cache.invalidate(['/page']);
+    // ...then a signed-in user's request fills it with an answer that no longer says public.
+    const signedIn = request('GET', { cookie: 'sid=1' });
+    const personal = route({ maxAge: 60 }, '/page');
+    const fill = fillOf(cache.consult(signedIn, '/page', '', personal));
+    const waiter = cache.consult(request('GET', { cookie: 'sid=2' }), '/page', '', personal);
+    respond(fill, 200, { 'cache-control': 'max-age=60' }, "ada's page");
+    assert.equal(waiter.kind, 'wait');
+    assert.equal(await (waiter as { entry: Promise<unknown> }).entry, undefined);
+    assert.notEqual(cache.consult(request('GET'), '/page', '', personal).kind, 'hit');
+  });
+
   it('stays within its byte bound, least recently used out first, and skips oversized bodies', () => {
     const cache = new ResponseCache({ maxBytes: 4096, maxEntryBytes: 2048 });
     const body = 'x'.repeat(1000);

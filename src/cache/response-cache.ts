@@ -71,6 +71,8 @@ interface Known {
 
 const PASS: CacheDecision = { kind: 'pass' };
 const NO_VARY: readonly string[] = [];
+/** Longest a coalesced request waits for the first one's answer before asking a replica itself. */
+const LOCK_TIMEOUT_MS = 5000;
 /** Per-entry bookkeeping counted against maxBytes next to the body and headers. */
 const ENTRY_OVERHEAD = 256;
 
@@ -94,8 +96,8 @@ export class ResponseCache {
   readonly #byPath = new Map<string, Set<string>>();
   readonly #byRoute = new Map<string, Set<string>>();
   readonly #flights = new Map<string, CacheFill>();
-  /** Bumped by every invalidation: a fill that began before one stores nothing. */
-  #generation = 0;
+  /** Every fill whose response is still on its way: an invalidation that matches one spoils it. */
+  readonly #filling = new Set<CacheFill>();
   #hits = 0;
   #misses = 0;
   #coalesced = 0;
@@ -141,7 +143,7 @@ export class ResponseCache {
       const flight = this.#flights.get(key);
       if (flight !== undefined) {
         this.#coalesced += 1;
-        return { kind: 'wait', entry: flight.settled };
+        return { kind: 'wait', entry: flight.waitFor(credentials) };
       }
     }
     const fill = new CacheFill(this, {
@@ -153,8 +155,9 @@ export class ResponseCache {
       declared,
       assumedVary: known?.vary ?? NO_VARY,
       requestHeaders: headers,
-      generation: this.#generation,
+      credentials,
     });
+    this.#filling.add(fill);
     if (coalesce) this.#flights.set(key, fill);
     return { kind: 'fill', fill };
   }
@@ -185,11 +188,13 @@ export class ResponseCache {
 
   /** Drops every entry at each target: an exact path (any query, method or variant), or `prefix*`. */
   invalidate(targets: readonly string[]): number {
-    this.#generation += 1;
     let dropped = 0;
     for (const target of targets) {
-      if (target.endsWith('*')) {
-        const prefix = target.slice(0, -1);
+      const prefix = target.endsWith('*') ? target.slice(0, -1) : undefined;
+      for (const fill of this.#filling) {
+        if (prefix === undefined ? fill.path === target : fill.path.startsWith(prefix)) fill.spoil();
+      }
+      if (prefix !== undefined) {
         for (const path of [...this.#byPath.keys()]) if (path.startsWith(prefix)) dropped += this.#dropPath(path);
       } else {
         dropped += this.#dropPath(target);
@@ -200,7 +205,7 @@ export class ResponseCache {
 
   /** Drops every entry of one route (`GET /api/posts/:id`). */
   invalidateRoute(route: string): number {
-    this.#generation += 1;
+    for (const fill of this.#filling) if (fill.route === route) fill.spoil();
     return this.#dropKeys(this.#byRoute.get(route));
   }
 
@@ -215,20 +220,20 @@ export class ResponseCache {
   }
 
   /** @internal From CacheFill: its response, complete and storable. */
-  store(fill: CacheFill, entry: CachedResponse, freshness: Freshness): boolean {
-    if (fill.generation !== this.#generation) return false;
+  store(entry: CachedResponse, freshness: Freshness, target: string): boolean {
     const size = entry.body.length + headersSize(entry.headers) + entry.key.length + ENTRY_OVERHEAD;
     if (size > this.#maxEntryBytes) return false;
     this.#entries.set(entry.key, entry, { ttl: freshness.ttlMs, size });
     if (!this.#entries.has(entry.key)) return false;
     addTo(this.#byPath, entry.path, entry.key);
     if (entry.route !== undefined) addTo(this.#byRoute, entry.route, entry.key);
-    this.#known.set(fill.target, { vary: freshness.vary, shared: freshness.shared });
+    this.#known.set(target, { vary: freshness.vary, shared: freshness.shared });
     return true;
   }
 
   /** @internal From CacheFill: it settled, so requests of its key no longer wait on it. */
   landed(fill: CacheFill): void {
+    this.#filling.delete(fill);
     if (this.#flights.get(fill.key) === fill) this.#flights.delete(fill.key);
   }
 
@@ -263,20 +268,25 @@ interface FillSpec {
   declared: RouteCacheOptions | undefined;
   assumedVary: readonly string[];
   requestHeaders: IncomingHttpHeaders;
-  generation: number;
+  /** The request had a cookie or Authorization: its answer is stored only if it says it is shared. */
+  credentials: boolean;
 }
 
 /** The first miss of a key: watches its response go out and stores it if it may be stored. */
 class CacheFill implements ResponseTap {
   readonly key: string;
   readonly target: string;
-  readonly generation: number;
+  readonly path: string;
+  readonly route: string | undefined;
   /** Resolves once: with the stored entry, or undefined when waiters must ask a replica themselves. */
   readonly settled: Promise<CachedResponse | undefined>;
   readonly #cache: ResponseCache;
   readonly #spec: FillSpec;
   #resolve!: (entry: CachedResponse | undefined) => void;
   #done = false;
+  /** An invalidation matched it while its response was on the way: that response may be stale. */
+  #spoiled = false;
+  #waitable: Promise<CachedResponse | undefined> | undefined;
   #freshness: Freshness | undefined;
   #status = 0;
   #headers: OutgoingHttpHeaders | undefined;
@@ -288,8 +298,31 @@ class CacheFill implements ResponseTap {
     this.#spec = spec;
     this.key = spec.key;
     this.target = spec.target;
-    this.generation = spec.generation;
+    this.path = spec.path;
+    this.route = spec.route;
     this.settled = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  /**
+   * What a coalesced request waits for: this fill's entry, or undefined — ask a replica — when
+   * it is not stored, not for a request with credentials, or not there within
+   * LOCK_TIMEOUT_MS (as nginx's proxy_cache_lock_timeout: a fill that a slow client reads
+   * slowly must not hold everyone else).
+   */
+  waitFor(credentials: boolean): Promise<CachedResponse | undefined> {
+    this.#waitable ??= new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), LOCK_TIMEOUT_MS);
+      void this.settled.then((entry) => {
+        clearTimeout(timer);
+        resolve(entry);
+      });
+    });
+    if (!credentials) return this.#waitable;
+    return this.#waitable.then((entry) => (entry?.shared ? entry : undefined));
+  }
+
+  spoil(): void {
+    this.#spoiled = true;
   }
 
   head(status: number, headers: ResponseHeaders): void {
@@ -337,7 +370,9 @@ class CacheFill implements ResponseTap {
       age: freshness.age,
       shared: freshness.shared,
     };
-    const stored = this.#cache.store(this, entry, freshness);
+    // RFC 9111 §3.5: an answer to a request with credentials is stored only if it says shared.
+    const storable = !this.#spoiled && (!spec.credentials || freshness.shared);
+    const stored = storable && this.#cache.store(entry, freshness, spec.target);
     this.#settle(stored && sameVariant ? entry : undefined);
   }
 

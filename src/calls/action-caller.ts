@@ -60,7 +60,11 @@ export class ActionCaller {
   call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
     const definition = this.#find(action);
     if (!definition) return Promise.reject(this.#notFound(action));
-    const timeoutMs = Math.min(options?.timeoutMs ?? Infinity, definition.timeoutMs);
+    const asked = options?.timeoutMs;
+    if (asked !== undefined && !(asked > 0)) {
+      return Promise.reject(new TypeError(`ctx.call(${definition.id}): timeoutMs must be a number of ms above 0`));
+    }
+    const timeoutMs = Math.min(asked ?? Infinity, definition.timeoutMs);
     const now = Date.now();
     const deadline = Math.min(now + timeoutMs, meta.deadline);
     if (deadline <= now) return Promise.reject(new CallTimeoutError(definition.id, 0));

@@ -9,10 +9,19 @@ export interface CallAnswer {
   body: Buffer;
 }
 
-export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<CallAnswer> {
-  return new Promise((resolve, reject) => {
-    dispatcher.dispatch(options, new CallHandler(resolve, reject));
+/** One attempt: its answer, and a way to stop it (the call's deadline passed). */
+export interface Exchange {
+  answer: Promise<CallAnswer>;
+  abort(reason: Error): void;
+}
+
+export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Exchange {
+  let handler!: CallHandler;
+  const answer = new Promise<CallAnswer>((resolve, reject) => {
+    handler = new CallHandler(resolve, reject);
+    dispatcher.dispatch(options, handler);
   });
+  return { answer, abort: (reason) => handler.abort(reason) };
 }
 
 class CallHandler implements Dispatcher.DispatchHandler {
@@ -20,14 +29,26 @@ class CallHandler implements Dispatcher.DispatchHandler {
   readonly #chunks: Buffer[] = [];
   readonly #resolve: (answer: CallAnswer) => void;
   readonly #reject: (error: Error) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #aborted: Error | undefined;
 
   constructor(resolve: (answer: CallAnswer) => void, reject: (error: Error) => void) {
     this.#resolve = resolve;
     this.#reject = reject;
   }
 
-  // Its presence tells undici this handler speaks the controller API.
-  onRequestStart(): void {}
+  /** Stops the attempt now, or as soon as its connection is there (a connect can't be cut short). */
+  abort(reason: Error): void {
+    this.#aborted = reason;
+    this.#controller?.abort(reason);
+    this.#reject(reason);
+  }
+
+  // Its presence also tells undici this handler speaks the controller API.
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#aborted) controller.abort(this.#aborted);
+  }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
     this.#status = statusCode;

@@ -16,6 +16,8 @@ export abstract class Expiring {
   watched = false;
 }
 
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export class Deadlines {
   #head: Expiring | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -23,6 +25,8 @@ export class Deadlines {
 
   add(entry: Expiring): void {
     entry.watched = true;
+    // Pending calls keep the process alive until their deadline, as a timer each would.
+    if (this.#head === undefined) this.#timer?.ref();
     entry.next = this.#head;
     if (this.#head) this.#head.previous = entry;
     this.#head = entry;
@@ -37,13 +41,17 @@ export class Deadlines {
     else this.#head = entry.next;
     if (entry.next) entry.next.previous = entry.previous;
     entry.previous = entry.next = undefined;
+    // Nothing pending: the armed timer may fire later, but holds no process open (ref and
+    // unref flip a flag; clearing and re-arming it per call would cost a timer per call).
+    if (this.#head === undefined) this.#timer?.unref();
   }
 
   #arm(at: number): void {
     clearTimeout(this.#timer);
     this.#armedFor = at;
-    // Unref'd: a process with nothing else to do is not kept alive by a call's deadline.
-    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, at - Date.now())).unref();
+    // setTimeout takes at most 2^31-1 ms; a later deadline is re-armed when that passes.
+    this.#timer = setTimeout(() => this.#sweep(), Math.min(MAX_DELAY_MS, Math.max(0, at - Date.now())));
+    if (this.#head === undefined) this.#timer.unref();
   }
 
   #sweep(): void {

@@ -21,7 +21,7 @@ import { Replica } from '../upstream/replica.ts';
 import type { RemoteCaller } from './action-caller.ts';
 import type { CallMeta } from './call-context.ts';
 import { ACTION_PATH, DEADLINE_HEADER } from './action-endpoint.ts';
-import { exchange } from './call-exchange.ts';
+import { exchange, type Exchange } from './call-exchange.ts';
 
 export interface RemoteActionsOptions {
   channel: IpcChannel;
@@ -29,6 +29,12 @@ export interface RemoteActionsOptions {
   /** Further replicas one call may try. @default 2 */
   maxRetries?: number;
   healthProbes?: { intervalMs: number; timeoutMs: number };
+}
+
+/** One call in progress: whether its deadline passed, and the attempt to abort when it does. */
+interface CallState {
+  expired: boolean;
+  current: Exchange | undefined;
 }
 
 export class RemoteActions implements RemoteCaller {
@@ -49,7 +55,33 @@ export class RemoteActions implements RemoteCaller {
     this.#pools = new UpstreamPools({ healthProbes: options.healthProbes ?? { intervalMs: 1000, timeoutMs: 1000 } });
   }
 
-  async call(definition: ActionDefinition, input: unknown, meta: CallMeta, timeoutMs: number): Promise<unknown> {
+  /** One timer bounds the whole call: the wait for the replica set, connecting, every attempt. */
+  call(definition: ActionDefinition, input: unknown, meta: CallMeta, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const call: CallState = { expired: false, current: undefined };
+      const timer = setTimeout(
+        () => {
+          call.expired = true;
+          const error = new CallTimeoutError(definition.id, timeoutMs);
+          call.current?.abort(error);
+          reject(error);
+        },
+        Math.max(0, meta.deadline - Date.now()),
+      );
+      this.#attempts(definition, input, meta, call).then(
+        (output) => {
+          clearTimeout(timer);
+          resolve(output);
+        },
+        (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #attempts(definition: ActionDefinition, input: unknown, meta: CallMeta, call: CallState): Promise<unknown> {
     await (this.#watching ??= this.#watch());
     if (!this.#called.has(definition.service)) this.#startCalling(definition.service);
     const pool = this.#pools.get(definition.service);
@@ -61,7 +93,7 @@ export class RemoteActions implements RemoteCaller {
     pool.budget.deposit();
     let retries = 0;
     let lastError: unknown;
-    for (;;) {
+    while (!call.expired) {
       const replica = pickReplica(candidates);
       if (replica === undefined) {
         throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`, {
@@ -70,11 +102,10 @@ export class RemoteActions implements RemoteCaller {
       }
       const dispatcher = pool.dispatcherOf(replica);
       if (dispatcher === undefined) continue; // removed since the pick
-      const remaining = meta.deadline - Date.now();
-      if (remaining <= 0) throw new CallTimeoutError(definition.id, timeoutMs);
+      const remaining = Math.max(1, meta.deadline - Date.now());
       const lease = replica.begin();
       try {
-        const response = await exchange(dispatcher, {
+        call.current = exchange(dispatcher, {
           method: 'POST',
           path: `${ACTION_PATH}${definition.id}`,
           headers: [
@@ -89,19 +120,24 @@ export class RemoteActions implements RemoteCaller {
           headersTimeout: remaining,
           bodyTimeout: remaining,
         });
+        const response = await call.current.answer;
         const answer = JSON.parse(response.body.toString('utf8')) as { output?: unknown; error?: WireError };
         replica.recordSuccess();
         if (response.status === 200) return answer.output;
         const error = fromWire(answer.error ?? { code: 'CLEAVE_INTERNAL', message: 'malformed answer' });
-        // A replica that is stopping ran nothing: another may take the call.
-        if (!(error instanceof ShuttingDownError) || !this.#mayRetry(retries, pool.budget)) throw error;
+        // A stopping replica may have run part of the action before it said so: only an
+        // idempotent one goes to another replica.
+        if (!(error instanceof ShuttingDownError) || !definition.idempotent || !this.#mayRetry(retries, pool.budget)) {
+          throw error;
+        }
         lastError = error;
       } catch (error) {
         if (!isTransportError(error)) throw error;
         const failure = upstreamFailureOf(error);
-        if (isTimeout(failure)) throw new CallTimeoutError(definition.id, timeoutMs);
         if (blamesReplica(failure)) replica.recordFailure();
+        // Checked before the timeouts: a connect that timed out reached no replica.
         const safe = reachedNothing(failure) || (definition.idempotent && failure === 'reset');
+        if (!safe && isTimeout(failure)) throw new CallTimeoutError(definition.id, remaining);
         if (!safe || !this.#mayRetry(retries, pool.budget)) {
           throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`, {
             cause: error,
@@ -109,10 +145,13 @@ export class RemoteActions implements RemoteCaller {
         }
         lastError = error;
       } finally {
+        call.current = undefined;
         lease.release();
       }
       retries += 1;
     }
+    // Past the deadline: the caller has had its CallTimeoutError already.
+    return undefined;
   }
 
   async stop(): Promise<void> {

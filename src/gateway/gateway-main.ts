@@ -32,7 +32,8 @@ const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role:
 const { app } = await loadApp(appModule);
 const tls = await loadTls(config);
 
-// Answers from the cache count against the same limits, at the same counters, as the replicas'.
+// Answers from the cache need what a replica would check first: sign-in where the route asks
+// for it, and the same limits, at the same counters, as the replicas'.
 const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
 const limiter = new RateLimiter({
   app,
@@ -45,7 +46,7 @@ const gateway = new Gateway({
   app,
   config,
   log,
-  cacheLimits: { limiter, auth },
+  cacheGuards: { limiter, auth },
   ...(tls ? { tls } : {}),
   onHealth: (service, id, healthy) =>
     channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),

@@ -26,8 +26,8 @@ export interface GatewayOptions {
   onHealth?: (service: string, id: string, healthy: boolean) => void;
   /** HTTPS on PORT (http/tls.ts loadTls): TLS ends here, replicas see X-Forwarded-Proto: https. */
   tls?: TlsSettings;
-  /** Rate limits for the answers the cache gives (the replicas count the others). */
-  cacheLimits?: ProxyOptions['cacheLimits'];
+  /** Sign-in and rate limits for the answers the cache gives (the replicas check the others). */
+  cacheGuards?: ProxyOptions['cacheGuards'];
 }
 
 const healthChannel = diagnostics_channel.channel('cleave:upstream:health');
@@ -63,7 +63,7 @@ export class Gateway {
         trustedProxies,
         accessLog: config.CLEAVE_ACCESS_LOG,
         ...(cache ? { cache } : {}),
-        ...(options.cacheLimits ? { cacheLimits: options.cacheLimits } : {}),
+        ...(options.cacheGuards ? { cacheGuards: options.cacheGuards } : {}),
       }),
       hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),
       log,

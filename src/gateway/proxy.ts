@@ -5,7 +5,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { MethodNotAllowedError, RouteNotFoundError } from '../errors.ts';
+import { MethodNotAllowedError, RouteNotFoundError, UnauthorizedError } from '../errors.ts';
+import { RESERVED_PREFIX } from '../http/health-endpoint.ts';
 import { hasBody } from '../http/body.ts';
 import { normalizeTarget } from '../http/path.ts';
 import type { RequestPipeline } from '../http/request-handler.ts';
@@ -44,10 +45,11 @@ export interface ProxyOptions {
   /** GET and HEAD answers kept here (CLEAVE_CACHE); none when absent. */
   cache?: ResponseCache;
   /**
-   * Counts the answers the cache gives against the client's limits, with the very counters
-   * the replicas use (the supervisor's), so each request counts once, wherever it is answered.
+   * What the replicas check before answering, checked here for the answers the cache gives:
+   * sign-in for `auth` routes, and the client's limits, counted at the very counters the
+   * replicas use (the supervisor's), so each request counts once wherever it is answered.
    */
-  cacheLimits?: { limiter: RateLimiter; auth: Authenticator };
+  cacheGuards?: { limiter: RateLimiter; auth: Authenticator };
 }
 
 const EXCHANGE = Symbol('cleave.gateway.exchange');
@@ -69,6 +71,9 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     const method = req.method ?? 'GET';
     const { path, search } = normalizeTarget(req.url ?? '');
     exchange.path = path;
+    // cleave's own paths (a replica's action endpoint) are never reached from outside, even
+    // through an app route with a wildcard.
+    if (path.startsWith(RESERVED_PREFIX)) throw new RouteNotFoundError(`no route for ${method} ${path}`);
     const match = router.match(method, path);
     let service: string;
     switch (match.kind) {
@@ -92,6 +97,8 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
       return forward(req, exchange, target);
     }
     const routed = match.kind === 'route' ? match.route : undefined;
+    // An auth route's answer needs a sign-in check before it is given from the cache.
+    if (routed?.options.auth === true && options.cacheGuards === undefined) return forward(req, exchange, target);
     const decision = cache.consult(req, path, search, routed);
     switch (decision.kind) {
       case 'hit':
@@ -122,14 +129,19 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     route: RouteDefinition | undefined,
   ): void {
     exchange.cache = 'HIT';
-    const limits = options.cacheLimits;
-    if (limits === undefined || route === undefined || !limits.limiter.applies(route)) {
+    const guards = options.cacheGuards;
+    const limited = guards !== undefined && route !== undefined && guards.limiter.applies(route);
+    const signInNeeded = route?.options.auth === true;
+    if (guards === undefined || route === undefined || (!limited && !signInNeeded)) {
       return writeCached(req, exchange.res, entry, exchange.requestId);
     }
-    const { limiter, auth } = limits;
+    const { limiter, auth } = guards;
     const token = auth.tokenOf(req);
     void (token === undefined ? Promise.resolve(undefined) : auth.verify(token))
-      .then((user) => limiter.admit(req, exchange.res, route, user))
+      .then(async (user) => {
+        if (limited) await limiter.admit(req, exchange.res, route, user);
+        if (signInNeeded && !user) throw new UnauthorizedError();
+      })
       .then(
         () => writeCached(req, exchange.res, entry, exchange.requestId),
         (error: unknown) => sendError(exchange.res, error, exchange.requestId, log),

@@ -172,10 +172,12 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
     // Split, the event crosses the supervisor while this response goes straight to the
     // gateway and could get there first: the gateway also drops what this header names
     // before relaying the response (and keeps the header to itself).
-    if (!this.behindGateway || !this.headersOut) return;
+    // On the response itself, not the handler's header bag: an error answer keeps it too.
+    const res = this.res;
+    if (!this.behindGateway || !res || res.headersSent) return;
     const named = targets.map((target) => encodeURIComponent(target)).join(',');
-    const existing = this.headersOut[INVALIDATE_HEADER];
-    this.headersOut[INVALIDATE_HEADER] = existing === undefined ? named : `${String(existing)},${named}`;
+    const existing = res.getHeader(INVALIDATE_HEADER);
+    res.setHeader(INVALIDATE_HEADER, existing === undefined ? named : `${String(existing)},${named}`);
   }
 
   private appendSetCookie(cookie: string): void {

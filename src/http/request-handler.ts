@@ -22,6 +22,7 @@ import {
 } from '../errors.ts';
 import type { Authenticator } from './auth.ts';
 import { hasBody, parseBody, readBody } from './body.ts';
+import { RESERVED_PREFIX } from './health-endpoint.ts';
 import { normalizeTarget } from './path.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { HttpRequestContext } from './request-context.ts';
@@ -87,6 +88,8 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
     const method = req.method ?? 'GET';
     const { path, search } = normalizeTarget(req.url ?? '');
     exchange.path = path;
+    // cleave's own paths are answered above or not at all, whatever an app's wildcard route says.
+    if (path.startsWith(RESERVED_PREFIX)) throw new RouteNotFoundError(`no route for ${method} ${path}`);
     const match = router.match(method, path);
     switch (match.kind) {
       case 'route':

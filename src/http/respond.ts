@@ -11,9 +11,11 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { Reply } from '../app/reply.ts';
 import type { ResponseTap } from '../cache/response-cache.ts';
+import { INVALIDATE_HEADER } from '../cache/invalidation.ts';
 import { BodyTooLargeError, CleaveError, InternalError, MethodNotAllowedError, RateLimitedError } from '../errors.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const KEPT_ON_ERROR = new Set(['connection', 'strict-transport-security', INVALIDATE_HEADER]);
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 
 /** Response headers of one request, keys in lower case, written by writeHead. */
@@ -120,9 +122,10 @@ export function sendError(
   const cleaveError = known ?? new InternalError();
   // Drop whatever a stage set before failing (the static file server sets its own).
   // The rate-limit headers stay (every answer of a limited route says where the client
-  // stands), and so does HSTS (every answer over TLS carries it).
+  // stands), and so do HSTS (every answer over TLS carries it) and a handler's cache
+  // invalidations (they happened, whatever the handler did next).
   for (const name of res.getHeaderNames()) {
-    if (name !== 'connection' && name !== 'strict-transport-security' && !name.startsWith('x-ratelimit-')) {
+    if (!KEPT_ON_ERROR.has(name) && !name.startsWith('x-ratelimit-')) {
       res.removeHeader(name);
     }
   }

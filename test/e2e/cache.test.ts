@@ -103,6 +103,19 @@ for (const mode of ['dev', 'start'] as const) {
       assert.equal((await get('/public', { cookie: 'cleave_session=someone' })).body.run, open.body.run);
     });
 
+    it('gives a cached answer of an auth route to members only', async () => {
+      const login = await fetch(`${app.url}/login`, { method: 'POST' });
+      const { token } = (await login.json()) as { token: string };
+      const member = { authorization: `Bearer ${token}` };
+      const first = await get('/members', member);
+      assert.equal(first.status, 200);
+      assert.equal((await get('/members', member)).cache, 'HIT');
+      const stranger = await get('/members');
+      assert.equal(stranger.status, 401);
+      assert.notEqual(stranger.cache, 'HIT');
+      assert.equal((await get('/members', { authorization: 'Bearer forged' })).status, 401);
+    });
+
     it('keeps one answer per value of the headers named in Vary', async () => {
       const french = await get('/lang', { 'accept-language': 'fr' });
       const english = await get('/lang', { 'accept-language': 'en' });

@@ -91,6 +91,17 @@ for (const mode of ['dev', 'start'] as const) {
       assert.equal(callee?.service, 'users');
     });
 
+    it('never lets a client reach an action endpoint, even through a catch-all route', async () => {
+      assert.deepEqual((await send('/anything', { method: 'POST' })).body, { caughtAll: true });
+      const outside = await send('/_cleave/actions/users.profile', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: { id: 'u1' } }),
+      });
+      assert.equal(outside.status, 404);
+      assert.equal(outside.body.error?.code, 'CLEAVE_ROUTE_NOT_FOUND');
+    });
+
     it('refuses to let one service reach another’s collection', async () => {
       const leak = await send('/leak');
       assert.equal(leak.status, 500);
