@@ -96,8 +96,11 @@ export class ResponseCache {
   readonly #byPath = new Map<string, Set<string>>();
   readonly #byRoute = new Map<string, Set<string>>();
   readonly #flights = new Map<string, CacheFill>();
-  /** Every fill whose response is still on its way: an invalidation that matches one spoils it. */
-  readonly #filling = new Set<CacheFill>();
+  /**
+   * Every fill whose response is still on its way, linked through the fills themselves (a
+   * Set would hash a fresh object on every GET): an invalidation that matches one spoils it.
+   */
+  #filling: CacheFill | undefined;
   #hits = 0;
   #misses = 0;
   #coalesced = 0;
@@ -157,7 +160,9 @@ export class ResponseCache {
       requestHeaders: headers,
       credentials,
     });
-    this.#filling.add(fill);
+    fill.next = this.#filling;
+    if (this.#filling) this.#filling.previous = fill;
+    this.#filling = fill;
     if (coalesce) this.#flights.set(key, fill);
     return { kind: 'fill', fill };
   }
@@ -191,7 +196,7 @@ export class ResponseCache {
     let dropped = 0;
     for (const target of targets) {
       const prefix = target.endsWith('*') ? target.slice(0, -1) : undefined;
-      for (const fill of this.#filling) {
+      for (let fill = this.#filling; fill !== undefined; fill = fill.next) {
         if (prefix === undefined ? fill.path === target : fill.path.startsWith(prefix)) fill.spoil();
       }
       if (prefix !== undefined) {
@@ -205,7 +210,7 @@ export class ResponseCache {
 
   /** Drops every entry of one route (`GET /api/posts/:id`). */
   invalidateRoute(route: string): number {
-    for (const fill of this.#filling) if (fill.route === route) fill.spoil();
+    for (let fill = this.#filling; fill !== undefined; fill = fill.next) if (fill.route === route) fill.spoil();
     return this.#dropKeys(this.#byRoute.get(route));
   }
 
@@ -233,7 +238,10 @@ export class ResponseCache {
 
   /** @internal From CacheFill: it settled, so requests of its key no longer wait on it. */
   landed(fill: CacheFill): void {
-    this.#filling.delete(fill);
+    if (fill.previous) fill.previous.next = fill.next;
+    else if (this.#filling === fill) this.#filling = fill.next;
+    if (fill.next) fill.next.previous = fill.previous;
+    fill.previous = fill.next = undefined;
     if (this.#flights.get(fill.key) === fill) this.#flights.delete(fill.key);
   }
 
@@ -278,11 +286,16 @@ class CacheFill implements ResponseTap {
   readonly target: string;
   readonly path: string;
   readonly route: string | undefined;
-  /** Resolves once: with the stored entry, or undefined when waiters must ask a replica themselves. */
-  readonly settled: Promise<CachedResponse | undefined>;
+  /** @internal ResponseCache's list of fills in progress. */
+  previous: CacheFill | undefined;
+  /** @internal */
+  next: CacheFill | undefined;
   readonly #cache: ResponseCache;
   readonly #spec: FillSpec;
-  #resolve!: (entry: CachedResponse | undefined) => void;
+  /** Made only when a request waits on this fill: most fills have no waiter. */
+  #settled: Promise<CachedResponse | undefined> | undefined;
+  #resolve: ((entry: CachedResponse | undefined) => void) | undefined;
+  #outcome: CachedResponse | undefined;
   #done = false;
   /** An invalidation matched it while its response was on the way: that response may be stale. */
   #spoiled = false;
@@ -300,7 +313,6 @@ class CacheFill implements ResponseTap {
     this.target = spec.target;
     this.path = spec.path;
     this.route = spec.route;
-    this.settled = new Promise((resolve) => (this.#resolve = resolve));
   }
 
   /**
@@ -312,13 +324,19 @@ class CacheFill implements ResponseTap {
   waitFor(credentials: boolean): Promise<CachedResponse | undefined> {
     this.#waitable ??= new Promise((resolve) => {
       const timer = setTimeout(() => resolve(undefined), LOCK_TIMEOUT_MS);
-      void this.settled.then((entry) => {
+      void this.#settledPromise().then((entry) => {
         clearTimeout(timer);
         resolve(entry);
       });
     });
     if (!credentials) return this.#waitable;
     return this.#waitable.then((entry) => (entry?.shared ? entry : undefined));
+  }
+
+  /** Resolves once: with the stored entry, or undefined when waiters must ask a replica themselves. */
+  #settledPromise(): Promise<CachedResponse | undefined> {
+    this.#settled ??= this.#done ? Promise.resolve(this.#outcome) : new Promise((resolve) => (this.#resolve = resolve));
+    return this.#settled;
   }
 
   spoil(): void {
@@ -385,7 +403,8 @@ class CacheFill implements ResponseTap {
     this.#done = true;
     this.#chunks = [];
     this.#cache.landed(this);
-    this.#resolve(entry);
+    this.#outcome = entry;
+    this.#resolve?.(entry);
   }
 }
 
