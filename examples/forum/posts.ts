@@ -69,8 +69,8 @@ posts.get('/api/stats', async (ctx) => {
 
 // Users belong to the auth service; posts learns of them by event, not by
 // reading auth's data.
-// A listener runs in every replica of the service when split, so it must be
-// idempotent: it records who exists (a put keyed by user id), never "add one".
+// A listener runs once per event for the service (one replica of the pool when split), at
+// most once: it records who exists (a put keyed by user id), so running it again is harmless.
 posts.on<{ id: string; username: string }>('user.created', async (user, ctx) => {
   await ctx.store<{ username: string }>('users').put(user.id, { username: user.username });
 });

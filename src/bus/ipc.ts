@@ -5,23 +5,34 @@
 // events ahead of earlier ones from other replicas, and the hub could not keep one order.
 //
 // The hub learns a topic when its first handler here subscribes and forgets it when the
-// last leaves, so it never forwards events nobody here wants. A subscription takes effect
+// last leaves, so it never forwards events nobody here wants. A subscription with a group (a
+// service's listeners: the group is the service) is its own: the hub sends each event to one
+// member of the group, marked with it, and only that group's handlers here run for it. A subscription takes effect
 // when the hub reads it: an event published elsewhere meanwhile is not delivered; one
 // published later by this replica always is (a channel keeps its messages in order).
 
 import { InternalError } from '../errors.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
-import type { Bus, EventHandler } from './types.ts';
+import type { Bus, EventHandler, SubscribeOptions } from './types.ts';
 
 export interface IpcBusOptions {
   /** Told about a listener that threw or rejected; the bus carries on. */
   onListenerError?: (error: unknown, topic: string) => void;
 }
 
+/** Handlers of one topic (and group) in this process. */
+interface Subscription {
+  topic: string;
+  group: string | undefined;
+  handlers: Set<EventHandler>;
+}
+
+const keyOf = (topic: string, group: string | undefined) => (group === undefined ? topic : `${topic}\u0000${group}`);
+
 export class IpcBus implements Bus {
   readonly #channel: IpcChannel;
-  readonly #topics = new Map<string, Set<EventHandler>>();
+  readonly #subscriptions = new Map<string, Subscription>();
   readonly #onListenerError: (error: unknown, topic: string) => void;
   readonly #stopListening: () => void;
 
@@ -29,7 +40,9 @@ export class IpcBus implements Bus {
     this.#channel = channel;
     this.#onListenerError = options.onListenerError ?? (() => {});
     this.#stopListening = channel.onMessage((message) => {
-      if (isIpcMessage(message) && message.type === 'event') this.#deliver(message.topic, message.payload);
+      if (isIpcMessage(message) && message.type === 'event') {
+        this.#deliver(keyOf(message.topic, message.group), message.topic, message.payload);
+      }
     });
   }
 
@@ -37,8 +50,8 @@ export class IpcBus implements Bus {
 
   /** Tells the hub to stop forwarding this bus's topics and stops listening to the channel. */
   async stop(): Promise<void> {
-    for (const topic of this.#topics.keys()) this.#tellHub('unsubscribe', topic);
-    this.#topics.clear();
+    for (const { topic, group } of this.#subscriptions.values()) this.#tellHub('unsubscribe', topic, group);
+    this.#subscriptions.clear();
     this.#stopListening();
   }
 
@@ -59,31 +72,39 @@ export class IpcBus implements Bus {
     });
   }
 
-  subscribe(topic: string, handler: EventHandler): () => void {
-    let handlers = this.#topics.get(topic);
-    if (handlers === undefined) {
-      this.#topics.set(topic, (handlers = new Set()));
-      this.#tellHub('subscribe', topic);
+  subscribe(topic: string, handler: EventHandler, options: SubscribeOptions = {}): () => void {
+    const key = keyOf(topic, options.group);
+    let subscription = this.#subscriptions.get(key);
+    if (subscription === undefined) {
+      subscription = { topic, group: options.group, handlers: new Set() };
+      this.#subscriptions.set(key, subscription);
+      this.#tellHub('subscribe', topic, options.group);
     }
-    handlers.add(handler);
-    return () => this.unsubscribe(topic, handler);
+    subscription.handlers.add(handler);
+    return () => this.#remove(key, handler);
   }
 
   unsubscribe(topic: string, handler: EventHandler): void {
-    const handlers = this.#topics.get(topic);
-    if (handlers === undefined || !handlers.delete(handler)) return;
-    if (handlers.size > 0) return;
-    this.#topics.delete(topic);
-    this.#tellHub('unsubscribe', topic);
+    for (const [key, subscription] of this.#subscriptions) {
+      if (subscription.topic === topic && subscription.handlers.has(handler)) return this.#remove(key, handler);
+    }
+  }
+
+  #remove(key: string, handler: EventHandler): void {
+    const subscription = this.#subscriptions.get(key);
+    if (subscription === undefined || !subscription.handlers.delete(handler)) return;
+    if (subscription.handlers.size > 0) return;
+    this.#subscriptions.delete(key);
+    this.#tellHub('unsubscribe', subscription.topic, subscription.group);
   }
 
   /** A closed channel drops the message: the hub has already forgotten this channel. */
-  #tellHub(type: 'subscribe' | 'unsubscribe', topic: string): void {
-    this.#channel.send({ cleave: PROTOCOL_VERSION, type, topic });
+  #tellHub(type: 'subscribe' | 'unsubscribe', topic: string, group: string | undefined): void {
+    this.#channel.send({ cleave: PROTOCOL_VERSION, type, topic, ...(group === undefined ? {} : { group }) });
   }
 
-  #deliver(topic: string, payload: unknown): void {
-    const handlers = this.#topics.get(topic);
+  #deliver(key: string, topic: string, payload: unknown): void {
+    const handlers = this.#subscriptions.get(key)?.handlers;
     if (handlers === undefined) return;
     // Each handler gets its own copy, as MemoryBus gives: one handler's changes stay its own.
     for (const handler of [...handlers]) {

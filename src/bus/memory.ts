@@ -1,6 +1,8 @@
 // The in-process Bus: the embedded default. Handlers run after publish()'s
 // caller continues (microtask), so an emitter never waits on its listeners
 // and a listener's failure never reaches the emitter.
+// A subscription's group changes nothing here: in one process each group has
+// one member, which hears every event.
 
 import type { Bus, EventHandler } from './types.ts';
 

@@ -3,12 +3,20 @@
 
 export type EventHandler<T = unknown> = (payload: T, topic: string) => void | Promise<void>;
 
+export interface SubscribeOptions {
+  group?: string;
+}
+
 export interface Bus {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Delivers to every current subscriber of `topic`; never throws for a listener's error. */
   publish(topic: string, payload: unknown): Promise<void>;
-  /** Returns the function that removes this subscription. */
-  subscribe(topic: string, handler: EventHandler): () => void;
+  /**
+   * Returns the function that removes this subscription. With a `group`, an event reaches one
+   * process among those subscribed in that group (a service's replicas: its listeners run
+   * once per event, not once per replica); without, every subscribed process.
+   */
+  subscribe(topic: string, handler: EventHandler, options?: SubscribeOptions): () => void;
   unsubscribe(topic: string, handler: EventHandler): void;
 }

@@ -108,6 +108,30 @@ describe('IpcHub as the event bus', { timeout: 5000 }, () => {
     assert.deepEqual(orderIn.a, orderIn.b);
   });
 
+  it('gives a group subscription each event once, to its members in turn, next to the broadcast ones', async () => {
+    const hub = startHub();
+    const posts1 = replicaOf(hub, 'posts#1');
+    const posts2 = replicaOf(hub, 'posts#2');
+    const chat = replicaOf(hub, 'chat#1');
+    const heard = { posts1: [] as unknown[], posts2: [] as unknown[], chat: [] as unknown[], sockets1: 0 };
+    posts1.bus.subscribe('user.created', (payload) => void heard.posts1.push(payload), { group: 'posts' });
+    posts2.bus.subscribe('user.created', (payload) => void heard.posts2.push(payload), { group: 'posts' });
+    chat.bus.subscribe('user.created', (payload) => void heard.chat.push(payload), { group: 'chat' });
+    // A broadcast handler in a grouped replica still hears every event, and only once.
+    posts1.bus.subscribe('user.created', () => void (heard.sockets1 += 1));
+    await settle();
+    for (let n = 0; n < 6; n++) await chat.bus.publish('user.created', n);
+    await until(() => heard.posts1.length + heard.posts2.length === 6 && heard.chat.length === 6, 'deliveries');
+    await settle();
+    assert.deepEqual([...heard.posts1, ...heard.posts2].sort(), [0, 1, 2, 3, 4, 5], 'each event once in posts');
+    assert.deepEqual([heard.posts1.length, heard.posts2.length], [3, 3], 'in turn');
+    assert.equal(heard.sockets1, 6);
+    // A member that leaves takes no more turns.
+    posts2.detach();
+    for (let n = 6; n < 10; n++) await chat.bus.publish('user.created', n);
+    await until(() => heard.posts1.length === 7, 'the remaining member hears every event');
+  });
+
   it('never sends a replica events of topics it does not subscribe to', async () => {
     const hub = startHub();
     const a = replicaOf(hub, 'a');

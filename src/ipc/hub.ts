@@ -5,6 +5,8 @@
 // subscribed to the topic (the publisher's included) and to its own local subscribers; each
 // replica fans it out to its handlers. The hub is the only place that orders events, so
 // every subscriber sees them in the same order, and each subscriber gets each event once.
+// A group subscription (a service's listeners, grouped by service, as NATS queue groups)
+// gets each event once per group: the hub sends it to one member, in turn.
 //
 // Reads: pass a store wrapped in coalesceReads, and identical reads from different replicas
 // that overlap share one backend read (the wrapper cannot tell replicas apart).
@@ -52,8 +54,11 @@ export interface IpcHubOptions {
 interface Replica {
   name: string;
   channel: IpcChannel;
-  /** topic → subscribe messages not yet matched by an unsubscribe (several IpcBus may share a channel) */
-  topics: Map<string, number>;
+  /**
+   * topic (and group) → subscribe messages not yet matched by an unsubscribe (several IpcBus
+   * may share a channel)
+   */
+  topics: Map<string, { topic: string; group: string | undefined; count: number }>;
   stopListening: () => void;
   backlogWarned: boolean;
 }
@@ -71,6 +76,8 @@ export class IpcHub {
   readonly #backlogWarning: number;
   readonly #replicas = new Map<IpcChannel, Replica>();
   readonly #subscribers = new Map<string, Set<Replica>>();
+  /** topic → group → its members, and whose turn is next. */
+  readonly #groups = new Map<string, Map<string, { members: Replica[]; next: number }>>();
   readonly #local: MemoryBus;
 
   constructor(options: IpcHubOptions) {
@@ -119,9 +126,9 @@ export class IpcHub {
         void this.#answer(replica, message);
         return;
       case 'subscribe':
-        return this.#subscribe(replica, message.topic, +1);
+        return this.#subscribe(replica, message.topic, message.group, +1);
       case 'unsubscribe':
-        return this.#subscribe(replica, message.topic, -1);
+        return this.#subscribe(replica, message.topic, message.group, -1);
       case 'publish':
         return this.#route(message.topic, message.payload);
       default:
@@ -129,28 +136,57 @@ export class IpcHub {
     }
   }
 
-  #subscribe(replica: Replica, topic: string, change: 1 | -1): void {
-    const count = (replica.topics.get(topic) ?? 0) + change;
-    if (count > 0) {
-      replica.topics.set(topic, count);
+  #subscribe(replica: Replica, topic: string, group: string | undefined, change: 1 | -1): void {
+    const key = group === undefined ? topic : `${topic}\u0000${group}`;
+    const count = (replica.topics.get(key)?.count ?? 0) + change;
+    if (count <= 0) {
+      replica.topics.delete(key);
+      return this.#forget(replica, topic, group);
+    }
+    replica.topics.set(key, { topic, group, count });
+    if (group === undefined) {
       let subscribers = this.#subscribers.get(topic);
       if (subscribers === undefined) this.#subscribers.set(topic, (subscribers = new Set()));
       subscribers.add(replica);
       return;
     }
-    replica.topics.delete(topic);
-    this.#forget(replica, topic);
+    let groups = this.#groups.get(topic);
+    if (groups === undefined) {
+      groups = new Map<string, { members: Replica[]; next: number }>();
+      this.#groups.set(topic, groups);
+    }
+    let members = groups.get(group);
+    if (members === undefined) groups.set(group, (members = { members: [], next: 0 }));
+    if (!members.members.includes(replica)) members.members.push(replica);
   }
 
-  #forget(replica: Replica, topic: string): void {
-    const subscribers = this.#subscribers.get(topic);
-    subscribers?.delete(replica);
-    if (subscribers?.size === 0) this.#subscribers.delete(topic);
+  #forget(replica: Replica, topic: string, group: string | undefined): void {
+    if (group === undefined) {
+      const subscribers = this.#subscribers.get(topic);
+      subscribers?.delete(replica);
+      if (subscribers?.size === 0) this.#subscribers.delete(topic);
+      return;
+    }
+    const groups = this.#groups.get(topic);
+    const members = groups?.get(group);
+    if (!groups || !members) return;
+    members.members = members.members.filter((member) => member !== replica);
+    if (members.members.length === 0) groups.delete(group);
+    if (groups.size === 0) this.#groups.delete(topic);
   }
 
   #route(topic: string, payload: unknown): void {
     const event: IpcMessage = { cleave: PROTOCOL_VERSION, type: 'event', topic, payload };
     for (const replica of this.#subscribers.get(topic) ?? []) this.#send(replica, event);
+    for (const [group, members] of this.#groups.get(topic) ?? []) {
+      // In turn, skipping a member whose channel closed before its detach was seen.
+      for (let tries = 0; tries < members.members.length; tries++) {
+        const member = members.members[members.next++ % members.members.length] as Replica;
+        if (member.channel.closed) continue;
+        this.#send(member, { cleave: PROTOCOL_VERSION, type: 'event', topic, payload, group });
+        break;
+      }
+    }
     void this.#local.publish(topic, payload);
   }
 
@@ -231,7 +267,7 @@ export class IpcHub {
     if (this.#replicas.get(replica.channel) !== replica) return;
     this.#replicas.delete(replica.channel);
     replica.stopListening();
-    for (const topic of replica.topics.keys()) this.#forget(replica, topic);
+    for (const { topic, group } of replica.topics.values()) this.#forget(replica, topic, group);
     replica.topics.clear();
   }
 }

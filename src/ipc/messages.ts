@@ -52,13 +52,17 @@ export type RpcResponse = Tagged & { type: 'response'; id: number } & (
   );
 
 /** replica → supervisor: this channel wants (one more) / no longer wants events on `topic`. */
-export type SubscribeMessage = Tagged & { type: 'subscribe' | 'unsubscribe'; topic: string };
+/**
+ * replica → supervisor: this channel wants (one more) / no longer wants events on `topic`;
+ * with a `group`, each event goes to one subscriber of the group, not to every one.
+ */
+export type SubscribeMessage = Tagged & { type: 'subscribe' | 'unsubscribe'; topic: string; group?: string };
 
 /** replica → supervisor: an event for every subscriber in the app. */
 export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload: unknown };
 
 /** supervisor → replica: one event, sent once to each channel subscribed to its topic. */
-export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unknown };
+export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unknown; group?: string };
 
 /** replica → supervisor: listening at `address` (a unix socket path); send it traffic. */
 export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };

@@ -94,7 +94,10 @@ export class Runtime {
     for (const service of app.services) {
       const context = contexts.for(service.name);
       for (const listener of service.listeners) {
-        this.unsubscribers.push(ports.bus.subscribe(listener.topic, (payload) => listener.handler(payload, context)));
+        // Grouped by service: split, one replica of the service hears each event, not all of them.
+        this.unsubscribers.push(
+          ports.bus.subscribe(listener.topic, (payload) => listener.handler(payload, context), { group: service.name }),
+        );
       }
     }
     this.cron = new CronScheduler({ lock: ports.lock, log, contextFor: (service) => contexts.for(service) });
