@@ -13,15 +13,15 @@ import type { ActionDefinition } from '../app/action.ts';
 import { CallTimeoutError, ShuttingDownError, UpstreamUnavailableError } from '../errors.ts';
 import { pickReplica } from '../gateway/pick.ts';
 import { UpstreamPools } from '../gateway/pools.ts';
-import { blamesReplica, isTimeout, reachedNothing, upstreamFailureOf } from '../gateway/upstream-failure.ts';
+import { blamesReplica, reachedNothing, upstreamFailureOf } from '../gateway/upstream-failure.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { fromWire, type WireError } from '../shared/error-wire.ts';
 import { Replica } from '../upstream/replica.ts';
 import type { RemoteCaller } from './action-caller.ts';
 import type { CallMeta } from './call-context.ts';
-import { ACTION_PATH, DEADLINE_HEADER } from './action-endpoint.ts';
-import { exchange, type Exchange } from './call-exchange.ts';
+import { CallConnection, type PendingCall } from './call-connection.ts';
+import { callSocketOf } from './call-server.ts';
 
 export interface RemoteActionsOptions {
   channel: IpcChannel;
@@ -34,7 +34,7 @@ export interface RemoteActionsOptions {
 /** One call in progress: whether its deadline passed, and the attempt to abort when it does. */
 interface CallState {
   expired: boolean;
-  current: Exchange | undefined;
+  current: PendingCall | undefined;
 }
 
 export class RemoteActions implements RemoteCaller {
@@ -49,6 +49,8 @@ export class RemoteActions implements RemoteCaller {
    * so a replica that calls one service does not probe every replica of the app.
    */
   readonly #called = new Set<string>();
+  /** One framed connection per callee replica, by replica id. */
+  readonly #connections = new Map<string, CallConnection>();
 
   constructor(options: RemoteActionsOptions) {
     this.#options = options;
@@ -88,7 +90,6 @@ export class RemoteActions implements RemoteCaller {
     if (!pool || pool.replicas.length === 0) {
       throw new UpstreamUnavailableError(`no replica of ${definition.service} is running to answer ${definition.id}`);
     }
-    const body = JSON.stringify({ input });
     const candidates = pool.candidates();
     pool.budget.deposit();
     let retries = 0;
@@ -100,44 +101,32 @@ export class RemoteActions implements RemoteCaller {
           cause: lastError,
         });
       }
-      const dispatcher = pool.dispatcherOf(replica);
-      if (dispatcher === undefined) continue; // removed since the pick
+      // Removed since the pick: the next candidate.
+      const socketPath = this.#replicas.get(definition.service)?.get(replica.id);
+      if (pool.dispatcherOf(replica) === undefined || socketPath === undefined) continue;
       const remaining = Math.max(1, meta.deadline - Date.now());
       const lease = replica.begin();
       try {
-        call.current = exchange(dispatcher, {
-          method: 'POST',
-          path: `${ACTION_PATH}${definition.id}`,
-          headers: [
-            'content-type',
-            'application/json',
-            'x-request-id',
-            meta.requestId,
-            DEADLINE_HEADER,
-            String(remaining),
-          ],
-          body,
-          headersTimeout: remaining,
-          bodyTimeout: remaining,
+        call.current = this.#connectionOf(replica.id, socketPath).call({
+          a: definition.id,
+          r: meta.requestId,
+          d: remaining,
+          ...(input === undefined ? {} : { p: input }),
         });
-        const response = await call.current.answer;
-        const answer = JSON.parse(response.body.toString('utf8')) as { output?: unknown; error?: WireError };
+        const answer = await call.current.answer;
         replica.recordSuccess();
-        if (response.status === 200) return answer.output;
-        const error = fromWire(answer.error ?? { code: 'CLEAVE_INTERNAL', message: 'malformed answer' });
-        // A stopping replica may have run part of the action before it said so: only an
-        // idempotent one goes to another replica.
-        if (!(error instanceof ShuttingDownError) || !definition.idempotent || !this.#mayRetry(retries, pool.budget)) {
-          throw error;
+        if ('e' in answer) throw fromWire(answer.e as WireError);
+        if (!('n' in answer)) return answer.o;
+        // The replica is stopping and ran nothing: another may take it, whatever the action.
+        if (!this.#mayRetry(retries, pool.budget)) {
+          throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`);
         }
-        lastError = error;
+        lastError = new ShuttingDownError(`${replica.id} is stopping`);
       } catch (error) {
         if (!isTransportError(error)) throw error;
         const failure = upstreamFailureOf(error);
         if (blamesReplica(failure)) replica.recordFailure();
-        // Checked before the timeouts: a connect that timed out reached no replica.
         const safe = reachedNothing(failure) || (definition.idempotent && failure === 'reset');
-        if (!safe && isTimeout(failure)) throw new CallTimeoutError(definition.id, remaining);
         if (!safe || !this.#mayRetry(retries, pool.budget)) {
           throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`, {
             cause: error,
@@ -156,6 +145,8 @@ export class RemoteActions implements RemoteCaller {
 
   async stop(): Promise<void> {
     this.#stopListening?.();
+    for (const connection of this.#connections.values()) connection.close();
+    this.#connections.clear();
     await this.#pools.close(1000);
   }
 
@@ -177,6 +168,8 @@ export class RemoteActions implements RemoteCaller {
             return this.#up(message.service, message.id, message.address);
           case 'replica-down':
             this.#replicas.get(message.service)?.delete(message.id);
+            this.#connections.get(message.id)?.close();
+            this.#connections.delete(message.id);
             return void this.#pools.remove(message.service, message.id);
           default:
         }
@@ -185,7 +178,16 @@ export class RemoteActions implements RemoteCaller {
     });
   }
 
+  #connectionOf(id: string, socketPath: string): CallConnection {
+    let connection = this.#connections.get(id);
+    if (!connection) this.#connections.set(id, (connection = new CallConnection(callSocketOf(socketPath))));
+    return connection;
+  }
+
   #up(service: string, id: string, socketPath: string): void {
+    // A replica restarted under the same id listens anew: a fresh connection on the next call.
+    this.#connections.get(id)?.close();
+    this.#connections.delete(id);
     let replicas = this.#replicas.get(service);
     if (!replicas) this.#replicas.set(service, (replicas = new Map<string, string>()));
     replicas.set(id, socketPath);

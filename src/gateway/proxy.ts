@@ -71,7 +71,7 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     const method = req.method ?? 'GET';
     const { path, search } = normalizeTarget(req.url ?? '');
     exchange.path = path;
-    // cleave's own paths (a replica's action endpoint) are never reached from outside, even
+    // cleave's own paths are never reached from outside, even
     // through an app route with a wildcard.
     if (path.startsWith(RESERVED_PREFIX)) throw new RouteNotFoundError(`no route for ${method} ${path}`);
     const match = router.match(method, path);

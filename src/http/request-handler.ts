@@ -30,7 +30,6 @@ import { requestIdOf } from './request-id.ts';
 import { type HeaderBag, sendError, sendResult, statusOf } from './respond.ts';
 import type { ResponseCache, ResponseTap } from '../cache/response-cache.ts';
 import { writeCached } from '../cache/write-cached.ts';
-import type { ActionEndpoint } from '../calls/action-endpoint.ts';
 import type { CallWithMeta } from '../calls/call-context.ts';
 import type { Router } from './router.ts';
 import { serveStatic } from './static.ts';
@@ -52,8 +51,6 @@ export interface RequestHandlerOptions {
   behindGateway?: boolean;
   /** ctx.call for handlers, with the request's id and deadline passed on. */
   calls?: CallWithMeta;
-  /** Split: this replica's side of other replicas' calls (`POST /_cleave/actions/…`). */
-  actions?: ActionEndpoint;
 }
 
 /** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
@@ -81,14 +78,11 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
   const accessLog = options.accessLog ?? true;
 
   async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
-    if (options.actions?.handles(req.url)) {
-      exchange.service = await options.actions.answer(req, res, exchange.requestId);
-      return;
-    }
     const method = req.method ?? 'GET';
     const { path, search } = normalizeTarget(req.url ?? '');
     exchange.path = path;
-    // cleave's own paths are answered above or not at all, whatever an app's wildcard route says.
+    // cleave's own paths are answered by the server (health) or not at all, whatever an app's
+    // wildcard route says.
     if (path.startsWith(RESERVED_PREFIX)) throw new RouteNotFoundError(`no route for ${method} ${path}`);
     const match = router.match(method, path);
     switch (match.kind) {

@@ -24,7 +24,7 @@ import { embeddedPorts, type Ports } from './ports.ts';
 import { responseCacheOf } from '../cache/response-cache.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 import { ActionCaller } from '../calls/action-caller.ts';
-import { ActionEndpoint } from '../calls/action-endpoint.ts';
+import { CallServer, callSocketOf } from '../calls/call-server.ts';
 import type { CallWithMeta } from '../calls/call-context.ts';
 import { ServiceContexts } from './service-contexts.ts';
 
@@ -47,6 +47,7 @@ export class Runtime {
   private queue: TaskQueue | undefined;
   private cron: CronScheduler | undefined;
   private server: HttpServer | undefined;
+  private callServer: CallServer | undefined;
   private unsubscribers: Array<() => void> = [];
   private readonly app: App;
 
@@ -120,8 +121,6 @@ export class Runtime {
         accessLog: config.CLEAVE_ACCESS_LOG,
         behindGateway,
         calls,
-        // Split, the other replicas call this one's actions on its socket.
-        ...(behindGateway ? { actions: new ActionEndpoint(caller, local) } : {}),
         ...(cache ? { cache } : {}),
         rateLimiter: new RateLimiter({
           app: this.options.app,
@@ -141,6 +140,11 @@ export class Runtime {
         ? { redirectHttpPort: config.CLEAVE_HTTP_REDIRECT_PORT }
         : {}),
     });
+    if ('path' in listen) {
+      // Split: the other replicas call this one's actions next to its HTTP socket.
+      this.callServer = new CallServer(caller, local, log);
+      await this.callServer.listen(callSocketOf(listen.path));
+    }
     return this.server.listen();
   }
 
@@ -152,7 +156,10 @@ export class Runtime {
   /** Safe after a partial start: each part stops only if it was started. */
   async stop(): Promise<void> {
     const { config } = this.options;
-    await this.server?.stop(config.CLEAVE_STOP_GRACE_MS);
+    await Promise.all([
+      this.server?.stop(config.CLEAVE_STOP_GRACE_MS),
+      this.callServer?.stop(config.CLEAVE_STOP_GRACE_MS),
+    ]);
     await this.cron?.stop();
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
     await this.queue?.stop();

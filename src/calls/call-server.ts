@@ -1,0 +1,118 @@
+// The callee's side of split calls: a unix socket next to the replica's HTTP one
+// (`<socket>.calls`), framed (frames.ts), many calls in flight per connection. Only other
+// replicas reach it: it sits in the supervisor's private folder and is never routed to.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { rm } from 'node:fs/promises';
+import secureJson from 'secure-json-parse';
+import type { Logger } from 'pino';
+import { ActionNotFoundError, CleaveError, InternalError } from '../errors.ts';
+import { toWire } from '../shared/error-wire.ts';
+import type { ActionCaller } from './action-caller.ts';
+import { encodeFrame, FrameReader, type AnswerFrame, type CallFrame } from './frames.ts';
+
+/** Where a replica listening at `socketPath` takes calls. */
+export const callSocketOf = (socketPath: string) => `${socketPath}.calls`;
+
+export class CallServer {
+  readonly #caller: ActionCaller;
+  readonly #local: ReadonlySet<string>;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #inFlight = 0;
+  #stopping = false;
+  #path: string | undefined;
+
+  constructor(caller: ActionCaller, local: ReadonlySet<string>, log: Logger) {
+    this.#caller = caller;
+    this.#local = local;
+    this.#log = log;
+    this.#server = createServer((socket) => this.#serve(socket));
+  }
+
+  async listen(path: string): Promise<void> {
+    await rm(path, { force: true });
+    this.#path = path;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(path, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Takes no new call (answered "not run", so the caller tries another replica), finishes the rest. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    this.#server.close();
+    const deadline = Date.now() + graceMs;
+    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const socket of this.#sockets) socket.destroy();
+    if (this.#path) await rm(this.#path, { force: true });
+  }
+
+  #serve(socket: Socket): void {
+    this.#sockets.add(socket);
+    // Inputs may come from a client: `__proto__` and `constructor.prototype` keys are dropped.
+    const reader = new FrameReader((text) => secureJson.parse(text, undefined, PARSE));
+    socket.on('data', (chunk: Buffer) => {
+      let frames: unknown[];
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        // The stream can't be read past a broken frame: end it; the caller's calls on it fail.
+        this.#log.warn({ err: error }, 'malformed call frame: connection closed');
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) void this.#answer(socket, frame as CallFrame);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.#sockets.delete(socket));
+  }
+
+  async #answer(socket: Socket, call: CallFrame): Promise<void> {
+    let answer: AnswerFrame;
+    if (this.#stopping) {
+      answer = { i: call.i, n: 1 };
+    } else {
+      this.#inFlight += 1;
+      try {
+        const definition = this.#caller.resolve(call.a);
+        if (!this.#local.has(definition.service)) {
+          throw new ActionNotFoundError(`${definition.id} is not served by this replica`);
+        }
+        // The caller's deadline, as ms left (two processes' clocks need not agree), capped by the action's.
+        const left = Number(call.d);
+        const timeoutMs = left > 0 ? Math.min(left, definition.timeoutMs) : definition.timeoutMs;
+        const output = await this.#caller.runHere(
+          definition,
+          call.p,
+          String(call.r),
+          Date.now() + timeoutMs,
+          timeoutMs,
+        );
+        answer = { i: call.i, o: output };
+      } catch (error) {
+        const known = error instanceof CleaveError ? error : new InternalError('internal error', { cause: error });
+        answer = { i: call.i, e: toWire(known) };
+      } finally {
+        this.#inFlight -= 1;
+      }
+    }
+    if (socket.destroyed) return;
+    try {
+      socket.write(encodeFrame(answer));
+    } catch (error) {
+      // An output JSON can't carry (a cycle, a BigInt): the caller still gets an answer.
+      this.#log.error({ err: error, requestId: call.r, action: call.a }, 'call output cannot be sent');
+      socket.write(
+        encodeFrame({ i: call.i, e: toWire(new InternalError(`${call.a} returned an output JSON can't carry`)) }),
+      );
+    }
+  }
+}
+
+const PARSE = { protoAction: 'remove', constructorAction: 'remove' } as const;
