@@ -26,6 +26,7 @@ export class CallConnection {
   #reader = new FrameReader();
   readonly #pending = new Map<number, Pending>();
   #next = 0;
+  #closeWhenIdle = false;
 
   constructor(path: string) {
     this.#path = path;
@@ -45,12 +46,22 @@ export class CallConnection {
         if (!pending) return;
         this.#pending.delete(id);
         pending.reject(reason);
+        if (this.#closeWhenIdle && this.#pending.size === 0) this.close();
       },
     };
   }
 
   close(): void {
     this.#socket?.destroy();
+  }
+
+  /**
+   * Closes once the calls in flight have their answers: a replica leaving by scale-down
+   * finishes them (its CallServer drains) and none of them is lost to our side hanging up.
+   */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    if (this.#pending.size === 0) this.close();
   }
 
   #open(): Socket {
@@ -73,6 +84,7 @@ export class CallConnection {
         this.#pending.delete(answer.i);
         pending.resolve(answer);
       }
+      if (this.#closeWhenIdle && this.#pending.size === 0) socket.destroy();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => this.#fail(socket, error));
     socket.on('close', () => this.#fail(socket, undefined));

@@ -33,6 +33,33 @@ describe('CallConnection', () => {
     await assert.rejects(connection.call({ a: 'x.y', r: 'r', d: 1000 }).answer, { code: 'ENOENT' });
   });
 
+  it('closes when idle only after the calls in flight have their answers (a replica leaving)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cleave-frames-'));
+    const path = join(dir, 'r.sock.calls');
+    let closed = false;
+    const server = createServer((socket) => {
+      socket.on('close', () => (closed = true));
+      socket.on('data', (chunk: Buffer) => {
+        for (const call of new FrameReader().push(chunk) as Array<{ i: number }>) {
+          setTimeout(() => socket.write(encodeFrame({ i: call.i, o: 'late but answered' })), 50);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const connection = new CallConnection(path);
+      const pending = connection.call({ a: 'x.y', r: 'r', d: 1000 }).answer;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      connection.closeWhenIdle();
+      assert.deepEqual(await pending, { i: 1, o: 'late but answered' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(closed, 'then the connection is closed');
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails its calls in flight with ECONNRESET when the replica goes away mid-call, then reconnects', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cleave-frames-'));
     const path = join(dir, 'r.sock.calls');

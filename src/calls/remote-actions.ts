@@ -168,7 +168,8 @@ export class RemoteActions implements RemoteCaller {
             return this.#up(message.service, message.id, message.address);
           case 'replica-down':
             this.#replicas.get(message.service)?.delete(message.id);
-            this.#connections.get(message.id)?.close();
+            // Out of every pick already; the calls on its way there still get their answers.
+            this.#connections.get(message.id)?.closeWhenIdle();
             this.#connections.delete(message.id);
             return void this.#pools.remove(message.service, message.id);
           default:
