@@ -26,7 +26,18 @@ interface Subscription {
   topic: string;
   group: string | undefined;
   handlers: Set<EventHandler>;
+  /**
+   * A group's last handlers, kept from its unsubscribe until the hub confirms it: the hub may
+   * already have sent this replica events of the group, and no other member will get them.
+   */
+  leaving: Set<EventHandler> | undefined;
+  /** Resolves when the hub confirms the unsubscribe. */
+  left: Promise<void> | undefined;
+  confirm: (() => void) | undefined;
 }
+
+/** Longest stop() waits for the hub to confirm a group's unsubscribe. */
+const LEAVE_TIMEOUT_MS = 1000;
 
 const keyOf = (topic: string, group: string | undefined) => (group === undefined ? topic : `${topic}\u0000${group}`);
 
@@ -40,17 +51,30 @@ export class IpcBus implements Bus {
     this.#channel = channel;
     this.#onListenerError = options.onListenerError ?? (() => {});
     this.#stopListening = channel.onMessage((message) => {
-      if (isIpcMessage(message) && message.type === 'event') {
-        this.#deliver(keyOf(message.topic, message.group), message.topic, message.payload);
-      }
+      if (!isIpcMessage(message)) return;
+      if (message.type === 'event') this.#deliver(keyOf(message.topic, message.group), message.topic, message.payload);
+      else if (message.type === 'unsubscribed') this.#left(keyOf(message.topic, message.group));
     });
   }
 
   async start(): Promise<void> {}
 
-  /** Tells the hub to stop forwarding this bus's topics and stops listening to the channel. */
+  /**
+   * Tells the hub to stop forwarding this bus's topics and stops listening to the channel,
+   * once the hub has confirmed the groups' unsubscribes (at most LEAVE_TIMEOUT_MS): the events
+   * it sent this way until then are still handled.
+   */
   async stop(): Promise<void> {
-    for (const { topic, group } of this.#subscriptions.values()) this.#tellHub('unsubscribe', topic, group);
+    for (const [key, subscription] of this.#subscriptions) {
+      for (const handler of [...subscription.handlers]) this.#remove(key, handler);
+    }
+    const leaving = [...this.#subscriptions.values()].flatMap(({ left }) => (left ? [left] : []));
+    if (leaving.length > 0 && !this.#channel.closed) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, LEAVE_TIMEOUT_MS)));
+      await Promise.race([Promise.all(leaving), timeout]);
+      clearTimeout(timer);
+    }
     this.#subscriptions.clear();
     this.#stopListening();
   }
@@ -76,10 +100,19 @@ export class IpcBus implements Bus {
     const key = keyOf(topic, options.group);
     let subscription = this.#subscriptions.get(key);
     if (subscription === undefined) {
-      subscription = { topic, group: options.group, handlers: new Set() };
+      subscription = {
+        topic,
+        group: options.group,
+        handlers: new Set(),
+        leaving: undefined,
+        left: undefined,
+        confirm: undefined,
+      };
       this.#subscriptions.set(key, subscription);
-      this.#tellHub('subscribe', topic, options.group);
     }
+    // The first handler, or the first since the last left: the hub hears of it (again).
+    if (subscription.handlers.size === 0) this.#tellHub('subscribe', topic, options.group);
+    subscription.leaving = undefined;
     subscription.handlers.add(handler);
     return () => this.#remove(key, handler);
   }
@@ -94,8 +127,23 @@ export class IpcBus implements Bus {
     const subscription = this.#subscriptions.get(key);
     if (subscription === undefined || !subscription.handlers.delete(handler)) return;
     if (subscription.handlers.size > 0) return;
-    this.#subscriptions.delete(key);
     this.#tellHub('unsubscribe', subscription.topic, subscription.group);
+    if (subscription.group === undefined || this.#channel.closed) {
+      this.#subscriptions.delete(key);
+      return;
+    }
+    subscription.leaving = new Set([handler]);
+    subscription.left ??= new Promise((resolve) => (subscription.confirm = resolve));
+  }
+
+  /** The hub confirmed a group's unsubscribe: nothing more of it is on its way here. */
+  #left(key: string): void {
+    const subscription = this.#subscriptions.get(key);
+    if (subscription === undefined) return;
+    subscription.confirm?.();
+    subscription.left = subscription.confirm = undefined;
+    subscription.leaving = undefined;
+    if (subscription.handlers.size === 0) this.#subscriptions.delete(key);
   }
 
   /** A closed channel drops the message: the hub has already forgotten this channel. */
@@ -104,7 +152,9 @@ export class IpcBus implements Bus {
   }
 
   #deliver(key: string, topic: string, payload: unknown): void {
-    const handlers = this.#subscriptions.get(key)?.handlers;
+    const subscription = this.#subscriptions.get(key);
+    if (subscription === undefined) return;
+    const handlers = subscription.handlers.size > 0 ? subscription.handlers : subscription.leaving;
     if (handlers === undefined) return;
     // Each handler gets its own copy, as MemoryBus gives: one handler's changes stay its own.
     for (const handler of [...handlers]) {

@@ -32,13 +32,16 @@ export class CallConnection {
     this.#path = path;
   }
 
+  /** Throws, sending nothing, for an input JSON can't carry or one over the frame limit. */
   call(frame: Omit<CallFrame, 'i'>): PendingCall {
-    const socket = this.#socket ?? this.#open();
     const id = (this.#next = (this.#next + 1) % Number.MAX_SAFE_INTEGER);
+    // Encoded before anything else: a frame that can't be sent leaves nothing behind.
+    const bytes = encodeFrame({ ...frame, i: id });
+    const socket = this.#socket ?? this.#open();
     const answer = new Promise<AnswerFrame>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
     // Written at once, even while connecting: the socket queues it, and Node batches the
     // writes of calls made in one turn into one writev.
-    socket.write(encodeFrame({ ...frame, i: id }));
+    socket.write(bytes);
     return {
       answer,
       abort: (reason) => {

@@ -10,6 +10,7 @@ import { ActionNotFoundError, CleaveError, InternalError } from '../errors.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { ActionCaller } from './action-caller.ts';
 import { encodeFrame, FrameReader, type AnswerFrame, type CallFrame } from './frames.ts';
+import { InFlightMeter } from '../observability/in-flight.ts';
 
 /** Where a replica listening at `socketPath` takes calls. */
 export const callSocketOf = (socketPath: string) => `${socketPath}.calls`;
@@ -20,7 +21,8 @@ export class CallServer {
   readonly #log: Logger;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
-  #inFlight = 0;
+  /** Calls being run here: the autoscaler counts them with the HTTP requests. */
+  readonly inFlight = new InFlightMeter();
   #stopping = false;
   #path: string | undefined;
 
@@ -48,7 +50,7 @@ export class CallServer {
     this.#stopping = true;
     this.#server.close();
     const deadline = Date.now() + graceMs;
-    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (this.inFlight.current > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const socket of this.#sockets) socket.destroy();
     if (this.#path) await rm(this.#path, { force: true });
   }
@@ -78,7 +80,7 @@ export class CallServer {
     if (this.#stopping) {
       answer = { i: call.i, n: 1 };
     } else {
-      this.#inFlight += 1;
+      this.inFlight.change(1);
       try {
         const definition = this.#caller.resolve(call.a);
         if (!this.#local.has(definition.service)) {
@@ -99,19 +101,23 @@ export class CallServer {
         const known = error instanceof CleaveError ? error : new InternalError('internal error', { cause: error });
         answer = { i: call.i, e: toWire(known) };
       } finally {
-        this.#inFlight -= 1;
+        this.inFlight.change(-1);
       }
     }
     if (socket.destroyed) return;
+    let bytes: Buffer;
     try {
-      socket.write(encodeFrame(answer));
+      bytes = encodeFrame(answer);
     } catch (error) {
-      // An output JSON can't carry (a cycle, a BigInt): the caller still gets an answer.
+      // An output JSON can't carry (a cycle, a BigInt) or over the frame limit: this call fails,
+      // the connection and the other calls on it go on.
       this.#log.error({ err: error, requestId: call.r, action: call.a }, 'call output cannot be sent');
-      socket.write(
-        encodeFrame({ i: call.i, e: toWire(new InternalError(`${call.a} returned an output JSON can't carry`)) }),
-      );
+      bytes = encodeFrame({
+        i: call.i,
+        e: toWire(new InternalError(`${call.a} returned an output that can't be sent`)),
+      });
     }
+    socket.write(bytes);
   }
 }
 

@@ -5,6 +5,8 @@
 // and a response with their headers parsed and written per call, one connection per call in
 // flight, against one framed stream whose writes Node batches).
 
+import { BodyTooLargeError } from '../errors.ts';
+
 /** caller → callee */
 export interface CallFrame {
   /** The call's number on this connection. */
@@ -25,17 +27,26 @@ export type AnswerFrame = { i: number; o?: unknown } | { i: number; e: unknown }
 /** Largest frame either side accepts: inputs and outputs are small values, as request bodies are. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
+/** The frame for `message`; throws FrameTooLargeError past MAX_FRAME_BYTES, TypeError for what JSON can't carry. */
 export function encodeFrame(message: unknown): Buffer {
   const json = Buffer.from(JSON.stringify(message));
+  if (json.length > MAX_FRAME_BYTES) throw new BodyTooLargeError(MAX_FRAME_BYTES);
   const frame = Buffer.allocUnsafe(4 + json.length);
   frame.writeUInt32BE(json.length, 0);
   json.copy(frame, 4);
   return frame;
 }
 
-/** Cuts a byte stream into frames; throws on a frame over MAX_FRAME_BYTES or one that is not JSON. */
+/**
+ * Cuts a byte stream into frames; throws on a frame over MAX_FRAME_BYTES (a protocol fault:
+ * senders check) or one that is not JSON. A large frame arriving in many chunks is joined
+ * once, when complete, not chunk by chunk.
+ */
 export class FrameReader {
-  #pending: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #size = 0;
+  /** Bytes the frame being read needs, once its length is known. */
+  #needed = 4;
   readonly #parse: (text: string) => unknown;
 
   constructor(parse: (text: string) => unknown = JSON.parse) {
@@ -44,17 +55,26 @@ export class FrameReader {
 
   /** The messages `chunk` completes, in order. */
   push(chunk: Buffer): unknown[] {
-    const buffer = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size < this.#needed) return [];
+    const buffer = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#size);
     const messages: unknown[] = [];
     let offset = 0;
+    this.#needed = 4;
     while (buffer.length - offset >= 4) {
       const length = buffer.readUInt32BE(offset);
       if (length > MAX_FRAME_BYTES) throw new RangeError(`a call frame of ${length} bytes is over the limit`);
-      if (buffer.length - offset - 4 < length) break;
+      if (buffer.length - offset - 4 < length) {
+        this.#needed = 4 + length;
+        break;
+      }
       messages.push(this.#parse(buffer.toString('utf8', offset + 4, offset + 4 + length)));
       offset += 4 + length;
     }
-    this.#pending = offset === buffer.length ? Buffer.alloc(0) : buffer.subarray(offset);
+    const rest = buffer.subarray(offset);
+    this.#chunks = rest.length === 0 ? [] : [rest];
+    this.#size = rest.length;
     return messages;
   }
 }

@@ -51,6 +51,7 @@ export class RemoteActions implements RemoteCaller {
   readonly #called = new Set<string>();
   /** One framed connection per callee replica, by replica id. */
   readonly #connections = new Map<string, CallConnection>();
+  #stopped = false;
 
   constructor(options: RemoteActionsOptions) {
     this.#options = options;
@@ -84,6 +85,8 @@ export class RemoteActions implements RemoteCaller {
   }
 
   async #attempts(definition: ActionDefinition, input: unknown, meta: CallMeta, call: CallState): Promise<unknown> {
+    // A listener or job still running while this replica stops opens no new connection.
+    if (this.#stopped) throw new ShuttingDownError('this replica is stopping: it makes no more calls');
     await (this.#watching ??= this.#watch());
     if (!this.#called.has(definition.service)) this.#startCalling(definition.service);
     const pool = this.#pools.get(definition.service);
@@ -144,6 +147,7 @@ export class RemoteActions implements RemoteCaller {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#stopListening?.();
     for (const connection of this.#connections.values()) connection.close();
     this.#connections.clear();
@@ -186,9 +190,8 @@ export class RemoteActions implements RemoteCaller {
   }
 
   #up(service: string, id: string, socketPath: string): void {
-    // A replica restarted under the same id listens anew: a fresh connection on the next call.
-    this.#connections.get(id)?.close();
-    this.#connections.delete(id);
+    // A replica restarted under the same id listens at the same path: its old connection broke
+    // with the old process and reopens on the next call, so nothing is closed here.
     let replicas = this.#replicas.get(service);
     if (!replicas) this.#replicas.set(service, (replicas = new Map<string, string>()));
     replicas.set(id, socketPath);

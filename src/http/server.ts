@@ -3,7 +3,6 @@
 // finishes in-flight requests before closing connections.
 
 import { rm } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -17,6 +16,7 @@ import {
   UriTooLongError,
 } from '../errors.ts';
 import { answerHealthProbe, isHealthProbe } from './health-endpoint.ts';
+import { InFlightMeter } from '../observability/in-flight.ts';
 import { secureOptions, type TlsSettings } from './tls.ts';
 import { writeRawError } from './raw-error.ts';
 import type { RequestPipeline } from './request-handler.ts';
@@ -57,11 +57,7 @@ export type ListenTarget =
 
 export class HttpServer {
   private readonly server: Server;
-  private inFlight = 0;
-  /** ∫ inFlight dt since `loadSince`, in request·ms: a point sample would be noise. */
-  private inFlightArea = 0;
-  private lastChange = performance.now();
-  private loadSince = this.lastChange;
+  private readonly meter = new InFlightMeter();
   private draining = false;
   private readonly hsts: boolean;
   private redirect: Server | undefined;
@@ -124,26 +120,16 @@ export class HttpServer {
   }
 
   get requestsInFlight(): number {
-    return this.inFlight;
+    return this.meter.current;
   }
 
   /** The time-weighted mean of requests in flight since the last call (the autoscaler's signal). */
   takeMeanInFlight(): number {
-    const now = performance.now();
-    this.inFlightArea += this.inFlight * (now - this.lastChange);
-    this.lastChange = now;
-    const elapsed = now - this.loadSince;
-    const mean = elapsed > 0 ? this.inFlightArea / elapsed : this.inFlight;
-    this.inFlightArea = 0;
-    this.loadSince = now;
-    return mean;
+    return this.meter.takeMean();
   }
 
   private countInFlight(change: 1 | -1): void {
-    const now = performance.now();
-    this.inFlightArea += this.inFlight * (now - this.lastChange);
-    this.lastChange = now;
-    this.inFlight += change;
+    this.meter.change(change);
   }
 
   /**
@@ -156,8 +142,8 @@ export class HttpServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), this.idle(graceMs)]);
-    if (this.inFlight > 0)
-      this.log.warn({ inFlight: this.inFlight }, 'grace period over; cutting requests still in flight');
+    if (this.meter.current > 0)
+      this.log.warn({ inFlight: this.meter.current }, 'grace period over; cutting requests still in flight');
     this.server.closeAllConnections();
     await closed;
     if (this.redirect) {
@@ -175,7 +161,8 @@ export class HttpServer {
     // One listener per request does both jobs: each listener costs measurably (bench/pipeline.ts).
     res.on('close', () => {
       this.countInFlight(-1);
-      if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      if (this.meter.current === 0 && this.idleWaiters.length > 0)
+        for (const wake of this.idleWaiters.splice(0)) wake();
       this.pipeline.closed(req, res);
     });
     if (isHealthProbe(req)) return answerHealthProbe(req, res, this.draining);
@@ -207,7 +194,7 @@ export class HttpServer {
   }
 
   private idle(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.meter.current === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       this.idleWaiters.push(() => {

@@ -132,6 +132,32 @@ describe('IpcHub as the event bus', { timeout: 5000 }, () => {
     await until(() => heard.posts1.length === 7, 'the remaining member hears every event');
   });
 
+  it('loses no event of a group when a member leaves while events are on their way to it', async () => {
+    const hub = startHub();
+    const stays = replicaOf(hub, 'posts#1');
+    const leaves = replicaOf(hub, 'posts#2');
+    const chat = replicaOf(hub, 'chat#1');
+    const heard: number[] = [];
+    stays.bus.subscribe('user.created', (payload) => void heard.push(payload as number), { group: 'posts' });
+    const off = leaves.bus.subscribe(
+      'user.created',
+      (payload) => {
+        heard.push(payload as number);
+        off(); // leaves after its first event; the hub has sent it more meanwhile
+      },
+      { group: 'posts' },
+    );
+    await settle();
+    await Promise.all(Array.from({ length: 20 }, (_, n) => chat.bus.publish('user.created', n)));
+    await until(() => heard.length >= 20, 'every event heard');
+    await settle();
+    assert.deepEqual(
+      [...heard].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, n) => n),
+      'each event once',
+    );
+  });
+
   it('never sends a replica events of topics it does not subscribe to', async () => {
     const hub = startHub();
     const a = replicaOf(hub, 'a');

@@ -128,7 +128,18 @@ export class IpcHub {
       case 'subscribe':
         return this.#subscribe(replica, message.topic, message.group, +1);
       case 'unsubscribe':
-        return this.#subscribe(replica, message.topic, message.group, -1);
+        this.#subscribe(replica, message.topic, message.group, -1);
+        // A group member leaving keeps its handlers until this arrives: events already sent
+        // its way are still heard, none is lost between the two.
+        if (message.group !== undefined) {
+          this.#send(replica, {
+            cleave: PROTOCOL_VERSION,
+            type: 'unsubscribed',
+            topic: message.topic,
+            group: message.group,
+          });
+        }
+        return;
       case 'publish':
         return this.#route(message.topic, message.payload);
       default:

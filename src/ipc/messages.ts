@@ -64,6 +64,12 @@ export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload:
 /** supervisor → replica: one event, sent once to each channel subscribed to its topic. */
 export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unknown; group?: string };
 
+/**
+ * supervisor → replica: its unsubscribe from a group is done; no event for the group comes
+ * after this one (a channel keeps its order), so the group's last handlers may go.
+ */
+export type UnsubscribedMessage = Tagged & { type: 'unsubscribed'; topic: string; group: string };
+
 /** replica → supervisor: listening at `address` (a unix socket path); send it traffic. */
 export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };
 
@@ -118,6 +124,7 @@ export type IpcMessage =
   | SubscribeMessage
   | PublishMessage
   | EventMessage
+  | UnsubscribedMessage
   | ReadyMessage
   | TaskRunMessage
   | TaskResultMessage
@@ -139,6 +146,7 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'unsubscribe',
   'publish',
   'event',
+  'unsubscribed',
   'ready',
   'task-run',
   'task-result',

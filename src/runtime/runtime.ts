@@ -150,7 +150,8 @@ export class Runtime {
 
   /** Mean requests in flight since the last call: one of the autoscaler's signals. */
   takeMeanInFlight(): number {
-    return this.server?.takeMeanInFlight() ?? 0;
+    // Calls from other replicas are work here too: a service reached only by calls scales on them.
+    return (this.server?.takeMeanInFlight() ?? 0) + (this.callServer?.inFlight.takeMean() ?? 0);
   }
 
   /** Safe after a partial start: each part stops only if it was started. */
