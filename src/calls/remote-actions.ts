@@ -1,12 +1,13 @@
-// Calls to the actions of other services when split: straight to a replica of the owning pool
-// over its unix socket, with the gateway's own parts — UpstreamPools (keep-alive undici pools,
-// active health probes), the pool's balancer, pickReplica and the retry budget — but never
-// through the public port. The replica set comes from the supervisor, asked on the first call
-// (`watch-replicas`), then kept current (`replica-up`, `replica-down`).
+// Calls to the actions of other services when split: straight to a replica of the owning pool,
+// never through the public port. The replica is picked with the gateway's own parts —
+// UpstreamPools (membership and active health probes), the pool's balancer, pickReplica and
+// the retry budget — and the call goes on a framed connection to it (call-connection.ts). The
+// replica set comes from the supervisor, asked on the first call (`watch-replicas`), then
+// kept current (`replica-up`, `replica-down`).
 //
-// Retries follow the gateway's rule: a call that reached no replica (refused, socket gone,
-// connect timeout) goes to another whatever the action; one whose replica died mid-call only
-// when the action is idempotent; never past the deadline.
+// Retries follow the gateway's rule: a call that reached no replica (refused, socket gone) or
+// that a stopping replica did not run goes to another whatever the action; one whose replica
+// died mid-call only when the action is idempotent; never past the deadline.
 
 import type { Logger } from 'pino';
 import type { ActionDefinition } from '../app/action.ts';
