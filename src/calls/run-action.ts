@@ -1,5 +1,5 @@
 // Runs one action where it lives: input validated, handler under the call's deadline, output
-// validated. Shared by the in-process call and the split replica's action endpoint, so an
+// validated. Shared by the in-process call and the split replica's call server, so an
 // action behaves the same together or split: a CleaveError reaches the caller as it was
 // thrown (the same class, across processes too), anything else as CLEAVE_INTERNAL with the
 // details left in this process's log.

@@ -91,7 +91,7 @@ for (const mode of ['dev', 'start'] as const) {
       assert.equal(callee?.service, 'users');
     });
 
-    it('never lets a client reach an action endpoint, even through a catch-all route', async () => {
+    it("never lets a client reach cleave's own paths, even through a catch-all route", async () => {
       assert.deepEqual((await send('/anything', { method: 'POST' })).body, { caughtAll: true });
       const outside = await send('/_cleave/actions/users.profile', {
         method: 'POST',
