@@ -87,6 +87,14 @@ export function formatStatus(current: AppStatus): string {
     `${current.app}: port ${current.port ?? '?'}, supervisor pid ${current.pid}, ` +
     `${total} of ${current.replicaBudget} replicas, autoscale ${current.autoscale ? 'on' : 'off'}\n\n`;
   text += line(header) + rows.map(line).join('');
+  const cache = current.cache;
+  if (cache) {
+    const asked = cache.hits + cache.misses;
+    const ratio = asked === 0 ? '-' : `${((100 * cache.hits) / asked).toFixed(1)}%`;
+    text +=
+      `\ncache: ${cache.entries} entries, ${(cache.bytes / 1024).toFixed(0)} KiB; ` +
+      `${cache.hits} hits, ${cache.misses} misses (${ratio} hits), ${cache.coalesced} coalesced\n`;
+  }
   const recent = current.decisions.slice(-10);
   text += recent.length === 0 ? '\nno scaling decisions yet\n' : '\nrecent scaling decisions:\n';
   for (const decision of recent) {

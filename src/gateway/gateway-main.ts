@@ -55,6 +55,14 @@ const gateway = new Gateway({
 const bus = new IpcBus(channel);
 if (gateway.cache) subscribeInvalidations(gateway.cache, bus, app);
 
+// The cache's counters for `cleave status`, once a second.
+const cache = gateway.cache;
+if (cache) {
+  setInterval(() => {
+    if (!channel.closed) channel.send({ cleave: PROTOCOL_VERSION, type: 'gateway-stats', cache: cache.stats() });
+  }, 1000).unref();
+}
+
 const known = new Promise<void>((resolve) => {
   channel.onMessage((message) => {
     if (!isIpcMessage(message)) return;

@@ -2,6 +2,7 @@
 // message carries the `cleave` marker: user code may use the same channel for its own
 // messages, and both ends ignore anything without it.
 
+import type { CacheStats } from '../cache/response-cache.ts';
 import type { Job } from '../queue/types.ts';
 import type { Count } from '../ratelimit/types.ts';
 import type { WireError } from '../shared/error-wire.ts';
@@ -112,6 +113,9 @@ export type ReplicaDownMessage = Tagged & { type: 'replica-down'; service: strin
 /** gateway → supervisor: an active probe's verdict flipped. */
 export type ReplicaHealthMessage = Tagged & { type: 'replica-health'; service: string; id: string; healthy: boolean };
 
+/** gateway → supervisor, every second: its response cache's counters, for `cleave status`. */
+export type GatewayStatsMessage = Tagged & { type: 'gateway-stats'; cache: CacheStats };
+
 /** gateway → supervisor: accepting connections on `port`. */
 export type ListeningMessage = Tagged & { type: 'listening'; port: number; host: string };
 
@@ -137,7 +141,8 @@ export type IpcMessage =
   | ReplicaDownMessage
   | ReplicaHealthMessage
   | ListeningMessage
-  | ListenFailedMessage;
+  | ListenFailedMessage
+  | GatewayStatsMessage;
 
 const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'request',
@@ -160,6 +165,7 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'replica-health',
   'listening',
   'listen-failed',
+  'gateway-stats',
 ]);
 
 /**

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { InternalError } from '../errors.ts';
+import type { CacheStats } from '../cache/response-cache.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import type { IpcHub } from '../ipc/hub.ts';
 import { isIpcMessage, PROTOCOL_VERSION, type IpcMessage, type ReplicaEntry } from '../ipc/messages.ts';
@@ -51,6 +52,7 @@ export class GatewayProcess implements ReplicaRegistry {
   /** Drains the gateway has not confirmed yet, by replica id. */
   readonly #drains = new Map<string, () => void>();
   #address: GatewayAddress | undefined;
+  #cacheStats: CacheStats | undefined;
   #starting: { resolve: (address: GatewayAddress) => void; reject: (error: Error) => void } | undefined;
 
   constructor(options: GatewayProcessOptions) {
@@ -93,6 +95,11 @@ export class GatewayProcess implements ReplicaRegistry {
 
   get pid(): number | undefined {
     return this.#managed.pid;
+  }
+
+  /** The response cache's counters as the gateway last reported them (once a second). */
+  get cacheStats(): CacheStats | undefined {
+    return this.#cacheStats;
   }
 
   /**
@@ -192,6 +199,9 @@ export class GatewayProcess implements ReplicaRegistry {
         return;
       case 'replica-health':
         this.#options.onHealth?.(message.service, message.id, message.healthy);
+        return;
+      case 'gateway-stats':
+        this.#cacheStats = message.cache;
         return;
       default:
     }

@@ -3,6 +3,7 @@
 import type { ScalePolicy, ScaleTargets } from '../app/service.ts';
 import type { ReplicaLoad, ScaleDecision } from '../autoscale/autoscaler.ts';
 import type { ScaleCounts } from '../autoscale/decision-log.ts';
+import type { CacheStats } from '../cache/response-cache.ts';
 
 export interface PoolStatus {
   service: string;
@@ -39,6 +40,8 @@ export interface AppStatus {
   pools: PoolStatus[];
   /** Recent scaling decisions, oldest first. */
   decisions: ScaleDecision[];
+  /** The gateway's response cache, as last reported; absent with CLEAVE_CACHE=off. */
+  cache?: CacheStats;
 }
 
 /** What status needs of a pool, request or task. */

@@ -198,6 +198,7 @@ export class Supervisor {
         ),
       ],
       decisions: this.#decisions.recent(),
+      ...(this.#gateway?.cacheStats ? { cache: this.#gateway.cacheStats } : {}),
     };
   }
 

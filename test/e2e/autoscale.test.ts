@@ -4,27 +4,18 @@
 // --json` shows all of it.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { AppStatus } from '../../src/supervisor/status.ts';
-import { childPids, type CleaveProcess, startCleave, stopLeavingNothing, titleOf } from '../helpers/spawn-cleave.ts';
+import {
+  childPids,
+  type CleaveProcess,
+  startCleave,
+  statusOf,
+  stopLeavingNothing,
+  titleOf,
+} from '../helpers/spawn-cleave.ts';
 import { sleep, until } from '../helpers/wait.ts';
 import { openSocket, type TestSocket } from '../helpers/ws-client.ts';
-
-const CLI = fileURLToPath(new URL('../../bin/cleave.js', import.meta.url));
-
-async function statusOf(port: number): Promise<AppStatus> {
-  const child = spawn(process.execPath, [CLI, 'status', '--port', String(port), '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const [code] = (await once(child, 'close')) as [number];
-  assert.equal(code, 0);
-  return JSON.parse(out) as AppStatus;
-}
 
 /** Requests in `loops` parallel loops until `stop()`; every non-200 or error is kept. */
 function load(url: string, loops: number, pauseMs = 0) {

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CleaveProcess, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
+import { type CleaveProcess, startCleave, statusOf, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
 import { sleep, until } from '../helpers/wait.ts';
 
 interface Answer {
@@ -144,6 +144,22 @@ for (const mode of ['dev', 'start'] as const) {
       assert.notEqual((await get('/docs/one')).body.run, one.body.run);
       assert.notEqual((await get('/docs/two?lang=fr')).body.run, two.body.run);
     });
+
+    if (mode === 'start') {
+      it('shows the gateway cache’s counters in cleave status', async () => {
+        await get('/declared');
+        await get('/declared');
+        const { cache } = await until(
+          async () => {
+            const status = await statusOf(app.port);
+            return (status.cache?.hits ?? 0) > 0 ? status : undefined;
+          },
+          3000,
+          'the gateway reported its cache',
+        );
+        assert.ok(cache && cache.entries > 0 && cache.bytes > 0 && cache.misses > 0, JSON.stringify(cache));
+      });
+    }
 
     it("drops a route's answers when one of its invalidatedBy events is published", async () => {
       const first = await get('/news');

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { AppStatus } from '../../src/supervisor/status.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/cleave.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -131,4 +132,16 @@ export async function stopLeavingNothing(app: CleaveProcess): Promise<void> {
   const deadline = Date.now() + 5000;
   while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(children.filter(isRunning), [], 'no process left behind');
+}
+
+/** What `cleave status --port <port> --json` prints, parsed; fails the test on a non-zero exit. */
+export async function statusOf(port: number): Promise<AppStatus> {
+  const child = spawn(process.execPath, [CLI, 'status', '--port', String(port), '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number];
+  assert.equal(code, 0);
+  return JSON.parse(out) as AppStatus;
 }
