@@ -5,11 +5,13 @@
 // events ahead of earlier ones from other replicas, and the hub could not keep one order.
 //
 // The hub learns a topic when its first handler here subscribes and forgets it when the
-// last leaves, so it never forwards events nobody here wants. A subscription with a group (a
-// service's listeners: the group is the service) is its own: the hub sends each event to one
-// member of the group, marked with it, and only that group's handlers here run for it. A subscription takes effect
+// last leaves, so it never forwards events nobody here wants. A subscription takes effect
 // when the hub reads it: an event published elsewhere meanwhile is not delivered; one
 // published later by this replica always is (a channel keeps its messages in order).
+//
+// A subscription with a group (a service's listeners: the group is the service) is its own:
+// the hub sends each event to one member of the group, marked with it, and only that group's
+// handlers here run for it.
 
 import { InternalError } from '../errors.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
