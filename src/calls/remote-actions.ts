@@ -53,6 +53,10 @@ export class RemoteActions implements RemoteCaller {
   /** One framed connection per callee replica, by replica id. */
   readonly #connections = new Map<string, CallConnection>();
   #stopped = false;
+  /** Services that have had a ready replica since this process asked. */
+  readonly #everReady = new Set<string>();
+  /** Calls waiting for a service's first replica. */
+  readonly #waitingFor = new Map<string, Array<() => void>>();
 
   constructor(options: RemoteActionsOptions) {
     this.#options = options;
@@ -90,6 +94,10 @@ export class RemoteActions implements RemoteCaller {
     if (this.#stopped) throw new ShuttingDownError('this replica is stopping: it makes no more calls');
     await (this.#watching ??= this.#watch());
     if (!this.#called.has(definition.service)) this.#startCalling(definition.service);
+    // At start-up the callee's pool may not be ready yet (a cron job that calls at once): wait
+    // for its first replica, within the deadline. Once it has had one, none is a failure now,
+    // as the gateway answers 502 for a pool with no replica left.
+    if (!this.#everReady.has(definition.service)) await this.#firstReplicaOf(definition.service);
     const pool = this.#pools.get(definition.service);
     if (!pool || pool.replicas.length === 0) {
       throw new UpstreamUnavailableError(`no replica of ${definition.service} is running to answer ${definition.id}`);
@@ -149,6 +157,9 @@ export class RemoteActions implements RemoteCaller {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    // Calls still waiting for a first replica end now (their callers have had their answer).
+    for (const waiting of this.#waitingFor.values()) for (const wake of waiting) wake();
+    this.#waitingFor.clear();
     this.#stopListening?.();
     for (const connection of this.#connections.values()) connection.close();
     this.#connections.clear();
@@ -190,7 +201,21 @@ export class RemoteActions implements RemoteCaller {
     return connection;
   }
 
+  #firstReplicaOf(service: string): Promise<void> {
+    return new Promise((resolve) => {
+      const waiting = this.#waitingFor.get(service);
+      if (waiting) waiting.push(resolve);
+      else this.#waitingFor.set(service, [resolve]);
+    });
+  }
+
   #up(service: string, id: string, socketPath: string): void {
+    this.#everReady.add(service);
+    // After the replica is in the pools: the calls it wakes pick from them.
+    queueMicrotask(() => {
+      for (const wake of this.#waitingFor.get(service) ?? []) wake();
+      this.#waitingFor.delete(service);
+    });
     // A replica restarted under the same id listens at the same path: its old connection broke
     // with the old process and reopens on the next call, so nothing is closed here.
     let replicas = this.#replicas.get(service);

@@ -1,0 +1,87 @@
+// RemoteActions against a real CallServer on a unix socket, with the supervisor's side of the
+// IPC channel played by the test: replica sets, a first replica arriving late, a pool emptied.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { defineApp } from '../app/app.ts';
+import type { ServiceContext } from '../app/context.ts';
+import { defineService } from '../app/service.ts';
+import { CallTimeoutError, UpstreamUnavailableError } from '../errors.ts';
+import { MemoryChannel } from '../ipc/fixtures/memory-channel.ts';
+import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
+import { ActionCaller } from './action-caller.ts';
+import { CallServer, callSocketOf } from './call-server.ts';
+import { RemoteActions } from './remote-actions.ts';
+
+const log = pino({ level: 'silent' });
+const users = defineService('users');
+const ping = users.action('ping', { idempotent: true }, (input: unknown) => ({ pong: input }));
+const app = defineApp({ name: 'remote-unit', services: [users] });
+
+describe('RemoteActions', () => {
+  let dir: string;
+  let socketPath: string;
+  let server: CallServer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cleave-remote-'));
+    socketPath = join(dir, 'users-1.sock');
+    const context = { service: 'users', log } as unknown as ServiceContext;
+    const caller = new ActionCaller({ app, local: new Set(['users']), contextFor: () => context, log });
+    server = new CallServer(caller, new Set(['users']), log);
+    await server.listen(callSocketOf(socketPath));
+  });
+  after(async () => {
+    await server.stop(100);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A replica's RemoteActions, and the supervisor's end of its channel (answers watch-replicas with nothing). */
+  function remoteWithSupervisor() {
+    const { replica, hub } = MemoryChannel.pair();
+    hub.onMessage((message) => {
+      if (isIpcMessage(message) && message.type === 'watch-replicas') {
+        hub.send({ cleave: PROTOCOL_VERSION, type: 'replicas', replicas: [] });
+      }
+    });
+    const remote = new RemoteActions({ channel: replica, log, healthProbes: { intervalMs: 60_000, timeoutMs: 1000 } });
+    const up = () =>
+      hub.send({ cleave: PROTOCOL_VERSION, type: 'replica-up', service: 'users', id: 'users#1', address: socketPath });
+    const down = () => hub.send({ cleave: PROTOCOL_VERSION, type: 'replica-down', service: 'users', id: 'users#1' });
+    return { remote, up, down };
+  }
+
+  const meta = (ms: number) => ({ requestId: 'r1', deadline: Date.now() + ms });
+
+  it('waits for the first replica of a pool that is still starting, within the deadline', async () => {
+    const { remote, up } = remoteWithSupervisor();
+    const answer = remote.call(ping, 'hello', meta(2000), 2000);
+    setTimeout(up, 100);
+    assert.deepEqual(await answer, { pong: 'hello' });
+    await remote.stop();
+  });
+
+  it('fails at the deadline when no replica comes', async () => {
+    const { remote } = remoteWithSupervisor();
+    const started = Date.now();
+    await assert.rejects(remote.call(ping, 'x', meta(150), 150), CallTimeoutError);
+    assert.ok(Date.now() - started < 1000);
+    await remote.stop();
+  });
+
+  it('fails at once when a pool that had replicas has none left', async () => {
+    const { remote, up, down } = remoteWithSupervisor();
+    up();
+    assert.deepEqual(await remote.call(ping, 1, meta(2000), 2000), { pong: 1 });
+    down();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = Date.now();
+    await assert.rejects(remote.call(ping, 2, meta(2000), 2000), UpstreamUnavailableError);
+    assert.ok(Date.now() - started < 500);
+    await remote.stop();
+  });
+});
