@@ -6,12 +6,11 @@
 //
 //   npm run bench:cache     (writes bench/results/cache.json; needs nginx: apt-get install nginx)
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { Agent, Client, request } from 'undici';
 import { generateLoad, type LoadResult } from './load/generate.ts';
 import { requireNginx, startNginx } from './load/nginx.ts';
-import { ROOT, startServer } from './load/server.ts';
+import { machine, ratio, refuseErrors, writeResults } from './load/report.ts';
+import { replicaSockets, startServer } from './load/server.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -72,12 +71,7 @@ const results: Result[] = [];
 const origin: Record<string, number[]> = {};
 const split = await startServer('cleave start', [process.execPath, 'bin/cleave.js', 'start', APP], QUIET);
 try {
-  const readyLines = () => split.startupLog.filter((line) => line.includes('replica ready'));
-  for (let tries = 0; tries < 50 && readyLines().length < 2; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const sockets = readyLines().map((line) => (JSON.parse(line) as { socket: string }).socket);
-  if (sockets.length !== 2) throw new Error(`expected 2 replica sockets, found ${sockets.length}`);
+  const sockets = await replicaSockets(split, 2);
   const gateway = `http://127.0.0.1:${split.port}`;
   results.push(await measure('cleave gateway, cached', `${gateway}/api/feed`));
   results.push(await measure('cleave gateway, not cached', `${gateway}/api/feed-live`));
@@ -101,17 +95,9 @@ try {
 }
 
 const [cached, uncached, nginxCached, nginxUncached] = results as [Result, Result, Result, Result];
-const failed = results.filter((result) => result.errors > 0);
-if (failed.length > 0) {
-  console.table(results);
-  console.error(`errors in: ${failed.map((result) => result.name).join(', ')}; no ratios written`);
-  process.exit(1);
-}
-const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+refuseErrors(results);
 const summary = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  ...machine(),
   connections: CONNECTIONS,
   durationSeconds: DURATION_S,
   results,
@@ -123,8 +109,7 @@ const summary = {
     nginxCachedOverUncached: ratio(nginxCached.requestsPerSecond, nginxUncached.requestsPerSecond),
   },
 };
-mkdirSync(`${ROOT}/bench/results`, { recursive: true });
-writeFileSync(`${ROOT}/bench/results/cache.json`, `${JSON.stringify(summary, null, 2)}\n`);
+writeResults('cache', summary);
 console.table(results);
 console.log(
   `cached: cleave / nginx proxy_cache ${summary.ratios.cachedOverNginxCached}× throughput, ` +

@@ -10,12 +10,11 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { CallFigures } from './load/measure-calls.ts';
-import { freePort } from './load/nginx.ts';
-import { ROOT, startServer } from './load/server.ts';
+import { machine, ratio, writeResults } from './load/report.ts';
+import { freePort, ROOT, startServer } from './load/server.ts';
 
 const APP = 'bench/fixtures/calls-app';
 const QUIET = { HOST: '127.0.0.1', CLEAVE_ACCESS_LOG: 'off', CLEAVE_RATE_LIMIT: 'off' };
@@ -91,7 +90,6 @@ for (const concurrency of CONCURRENCY) {
 
 const find = (name: string, concurrency: number) =>
   rows.find((row) => row.name === name && row.concurrency === concurrency) as Row;
-const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
 const ratios = Object.fromEntries(
   CONCURRENCY.map((concurrency) => {
     const direct = find('the function itself', concurrency);
@@ -116,13 +114,10 @@ const ratios = Object.fromEntries(
   }),
 );
 const summary = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  ...machine(),
   rows,
   ratios,
 };
-mkdirSync(`${ROOT}/bench/results`, { recursive: true });
-writeFileSync(`${ROOT}/bench/results/calls.json`, `${JSON.stringify(summary, null, 2)}\n`);
+writeResults('calls', summary);
 console.table(rows);
 console.log(JSON.stringify(ratios));

@@ -4,11 +4,10 @@
 //
 //   npm run bench:gateway     (writes bench/results/gateway.json; needs nginx: apt-get install nginx)
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { generateLoad, type LoadResult } from './load/generate.ts';
 import { requireNginx, startNginx } from './load/nginx.ts';
-import { ROOT, startServer } from './load/server.ts';
+import { machine, ratio, refuseErrors, writeResults } from './load/report.ts';
+import { replicaSockets, startServer } from './load/server.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -31,13 +30,7 @@ requireNginx('bench/gateway.ts');
 const results: Result[] = [];
 const split = await startServer('cleave start', [process.execPath, 'bin/cleave.js', 'start', APP], QUIET);
 try {
-  // Replicas batch their log lines (up to 100 ms), so theirs may follow the gateway's.
-  const readyLines = () => split.startupLog.filter((line) => line.includes('replica ready'));
-  for (let tries = 0; tries < 50 && readyLines().length < 2; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const sockets = readyLines().map((line) => (JSON.parse(line) as { socket: string }).socket);
-  if (sockets.length !== 2) throw new Error(`expected 2 replica sockets, found ${sockets.length}`);
+  const sockets = await replicaSockets(split, 2);
   results.push(await measure('cleave gateway → 2 replicas', split.port));
   const nginx = await startNginx(sockets);
   try {
@@ -56,18 +49,9 @@ try {
 }
 
 const [gateway, nginx, none] = results as [Result, Result, Result];
-const failed = results.filter((result) => result.errors > 0);
-if (failed.length > 0) {
-  // A run that answered errors measured something else; say so instead of printing ratios.
-  console.table(results);
-  console.error(`errors in: ${failed.map((result) => result.name).join(', ')}; no ratios written`);
-  process.exit(1);
-}
-const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+refuseErrors(results);
 const summary = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  ...machine(),
   connections: CONNECTIONS,
   durationSeconds: DURATION_S,
   results,
@@ -78,8 +62,7 @@ const summary = {
     p99GatewayOverNginx: ratio(gateway.p99Ms, nginx.p99Ms),
   },
 };
-mkdirSync(`${ROOT}/bench/results`, { recursive: true });
-writeFileSync(`${ROOT}/bench/results/gateway.json`, `${JSON.stringify(summary, null, 2)}\n`);
+writeResults('gateway', summary);
 console.table(results);
 console.log(
   `gateway / nginx: throughput ${summary.ratios.gatewayOverNginx}×, p99 ${summary.ratios.p99GatewayOverNginx}×; ` +

@@ -4,11 +4,10 @@
 //
 //   npm run bench:pipeline            (writes bench/results/pipeline.json)
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { generateLoad, type LoadResult } from './load/generate.ts';
 import { onCore, pinned } from './load/pinning.ts';
-import { ROOT, startServer } from './load/server.ts';
+import { machine, ratio, writeResults } from './load/report.ts';
+import { startServer } from './load/server.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -58,21 +57,18 @@ const results: Result[] = [];
 for (const target of targets) results.push(await measure(target));
 const [bare, cleave, quiet] = results as [Result, Result, Result];
 const summary = {
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  ...machine(),
   connections: CONNECTIONS,
   durationSeconds: DURATION_S,
   pinnedToCores: pinned,
   results,
   ratios: {
-    throughput: Number((cleave.requestsPerSecond / bare.requestsPerSecond).toFixed(3)),
-    p99: Number((cleave.p99Ms / bare.p99Ms).toFixed(3)),
-    throughputWithoutAccessLog: Number((quiet.requestsPerSecond / bare.requestsPerSecond).toFixed(3)),
+    throughput: ratio(cleave.requestsPerSecond, bare.requestsPerSecond),
+    p99: ratio(cleave.p99Ms, bare.p99Ms),
+    throughputWithoutAccessLog: ratio(quiet.requestsPerSecond, bare.requestsPerSecond),
   },
 };
-mkdirSync(`${ROOT}/bench/results`, { recursive: true });
-writeFileSync(`${ROOT}/bench/results/pipeline.json`, `${JSON.stringify(summary, null, 2)}\n`);
+writeResults('pipeline', summary);
 console.table(results);
 console.log(
   `cleave / bare node:http: throughput ${summary.ratios.throughput}× ` +

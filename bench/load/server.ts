@@ -3,6 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,4 +70,24 @@ export async function startServer(
       await exited;
     },
   };
+}
+
+/** The unix sockets of a split app's `count` replicas, from their 'replica ready' lines. */
+export async function replicaSockets(server: ServerUnderTest, count: number): Promise<string[]> {
+  // Replicas batch their log lines (up to 100 ms), so theirs may follow the gateway's.
+  const readyLines = () => server.startupLog.filter((line) => line.includes('replica ready'));
+  for (let tries = 0; tries < 50 && readyLines().length < count; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const sockets = readyLines().map((line) => (JSON.parse(line) as { socket: string }).socket);
+  if (sockets.length !== count) throw new Error(`expected ${count} replica sockets, found ${sockets.length}`);
+  return sockets;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
 }
