@@ -15,7 +15,7 @@
 
 import { InternalError } from '../errors.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
-import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
+import { isIpcMessage, PROTOCOL_VERSION, subscriptionKey } from '../ipc/messages.ts';
 import type { Bus, EventHandler, SubscribeOptions } from './types.ts';
 
 export interface IpcBusOptions {
@@ -41,8 +41,6 @@ interface Subscription {
 /** Longest stop() waits for the hub to confirm a group's unsubscribe. */
 const LEAVE_TIMEOUT_MS = 1000;
 
-const keyOf = (topic: string, group: string | undefined) => (group === undefined ? topic : `${topic}\u0000${group}`);
-
 export class IpcBus implements Bus {
   readonly #channel: IpcChannel;
   readonly #subscriptions = new Map<string, Subscription>();
@@ -54,8 +52,9 @@ export class IpcBus implements Bus {
     this.#onListenerError = options.onListenerError ?? (() => {});
     this.#stopListening = channel.onMessage((message) => {
       if (!isIpcMessage(message)) return;
-      if (message.type === 'event') this.#deliver(keyOf(message.topic, message.group), message.topic, message.payload);
-      else if (message.type === 'unsubscribed') this.#left(keyOf(message.topic, message.group));
+      if (message.type === 'event')
+        this.#deliver(subscriptionKey(message.topic, message.group), message.topic, message.payload);
+      else if (message.type === 'unsubscribed') this.#left(subscriptionKey(message.topic, message.group));
     });
   }
 
@@ -99,7 +98,7 @@ export class IpcBus implements Bus {
   }
 
   subscribe(topic: string, handler: EventHandler, options: SubscribeOptions = {}): () => void {
-    const key = keyOf(topic, options.group);
+    const key = subscriptionKey(topic, options.group);
     let subscription = this.#subscriptions.get(key);
     if (subscription === undefined) {
       subscription = {

@@ -26,7 +26,14 @@ import type { RateCounters } from '../ratelimit/types.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { StoreBackend } from '../store/types.ts';
 import type { IpcChannel } from './channel.ts';
-import { isIpcMessage, PROTOCOL_VERSION, type IpcMessage, type RpcRequest, type RpcResponse } from './messages.ts';
+import {
+  isIpcMessage,
+  PROTOCOL_VERSION,
+  subscriptionKey,
+  type IpcMessage,
+  type RpcRequest,
+  type RpcResponse,
+} from './messages.ts';
 
 /** The part of a pino logger the hub uses. */
 export interface HubLog {
@@ -148,7 +155,7 @@ export class IpcHub {
   }
 
   #subscribe(replica: Replica, topic: string, group: string | undefined, change: 1 | -1): void {
-    const key = group === undefined ? topic : `${topic}\u0000${group}`;
+    const key = subscriptionKey(topic, group);
     const count = (replica.topics.get(key)?.count ?? 0) + change;
     if (count <= 0) {
       replica.topics.delete(key);

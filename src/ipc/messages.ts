@@ -59,6 +59,11 @@ export type RpcResponse = Tagged & { type: 'response'; id: number } & (
  */
 export type SubscribeMessage = Tagged & { type: 'subscribe' | 'unsubscribe'; topic: string; group?: string };
 
+/** One subscription's identity on both ends of a channel: its topic, and its group if any. */
+export function subscriptionKey(topic: string, group: string | undefined): string {
+  return group === undefined ? topic : `${topic}\u0000${group}`;
+}
+
 /** replica → supervisor: an event for every subscriber in the app. */
 export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload: unknown };
 
