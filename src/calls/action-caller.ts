@@ -48,13 +48,12 @@ export class ActionCaller {
   }
 
   #find(action: unknown): ActionDefinition | undefined {
-    const id = typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
+    const id = idOf(action);
     return typeof id === 'string' ? this.#actions.get(id) : undefined;
   }
 
   #notFound(action: unknown): ActionNotFoundError {
-    const id = typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
-    return new ActionNotFoundError(`no service declares the action ${String(id)}`);
+    return new ActionNotFoundError(`no service declares the action ${String(idOf(action))}`);
   }
 
   call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
@@ -91,4 +90,9 @@ export class ActionCaller {
     const context = new CallContext(base, requestId, deadline, timeoutMs, this.#call);
     return runAction(definition, input, context, this.#options.log);
   }
+}
+
+/** A definition's id, or the id a call names. */
+function idOf(action: unknown): unknown {
+  return typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
 }
