@@ -1,11 +1,13 @@
 // TLS termination: HTTPS on PORT from a certificate and key named by CLEAVE_TLS_CERT and
 // CLEAVE_TLS_KEY, or, with `--tls` (CLEAVE_TLS=on) and no files named, a self-signed
 // certificate for localhost made at first start and kept in CLEAVE_TLS_DIR for the next.
-// TLS 1.2 at least; Node's default cipher list has no weak suites.
+// TLS 1.2 at least, with forward secrecy and AEAD ciphers only (Node's default list still
+// takes RSA key exchange and CBC-SHA1 suites in TLS 1.2).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
+import { X509Certificate } from '@peculiar/x509';
 import selfsigned from 'selfsigned';
 import { ConfigError } from '../errors.ts';
 
@@ -44,9 +46,26 @@ export async function loadTls(config: TlsConfig): Promise<TlsSettings | undefine
   return { ...(await localhostCertificate(resolve(config.CLEAVE_TLS_DIR))), hsts: config.CLEAVE_HSTS };
 }
 
-/** What node:https takes, with the floor at TLS 1.2. */
+/**
+ * TLS 1.3's suites as Node has them (all AEAD), then TLS 1.2's with ECDHE key exchange and an
+ * AEAD cipher: Mozilla's "intermediate" list without DHE. The ECDSA ones are for a user's own
+ * EC certificate. Node takes TLS 1.3 suites from the same string and serves no TLS 1.3 without them.
+ */
+const CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** What node:https takes: the floor at TLS 1.2 and only the suites above, in our order. */
 export function secureOptions(tls: TlsSettings): SecureContextOptions & { minVersion: 'TLSv1.2' } {
-  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' };
+  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: CIPHERS, honorCipherOrder: true };
 }
 
 async function readPem(variable: string, path: string): Promise<string> {
@@ -57,18 +76,27 @@ async function readPem(variable: string, path: string): Promise<string> {
   }
 }
 
-/** Made once and reused, so a browser's exception for it lasts across restarts. */
+/**
+ * Made once and reused, so a browser's exception for it lasts across restarts; made again
+ * when the kept one is signed with SHA-1, as cleave made them before, so an upgrade does not
+ * keep serving it.
+ */
 async function localhostCertificate(dir: string): Promise<{ cert: string; key: string }> {
   const certFile = join(dir, 'localhost.crt');
   const keyFile = join(dir, 'localhost.key');
   try {
-    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+    const kept = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+    if (signedWithSha2(kept.cert)) return kept;
   } catch {
     // None yet: make one.
   }
   const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
     // 825 days: the longest a browser accepts for a server certificate.
     notAfterDate: new Date(Date.now() + 825 * 24 * 3600 * 1000),
+    // selfsigned signs with SHA-1 unless told; browsers refuse SHA-1 server certificates.
+    algorithm: 'sha256',
+    // RSA, not EC: a TLS 1.2 client that knows only ECDHE-RSA suites still connects.
+    keyType: 'rsa',
     keySize: 2048,
     extensions: [
       {
@@ -85,4 +113,26 @@ async function localhostCertificate(dir: string): Promise<{ cert: string; key: s
   await writeFile(keyFile, pems.private, { mode: 0o600 });
   await writeFile(certFile, pems.cert);
   return { cert: pems.cert, key: pems.private };
+}
+
+/** How @peculiar/x509 names a signature; its own type rests on the DOM's, which we build without. */
+export interface SignatureAlgorithm {
+  /** RSASSA-PKCS1-v1_5, ECDSA, ... */
+  name: string;
+  /** SHA-1, SHA-256, ... */
+  hash: { name: string };
+}
+
+/** The algorithm a certificate (PEM or DER) is signed with. */
+export function signatureAlgorithmOf(certificate: string | Buffer): SignatureAlgorithm {
+  return new X509Certificate(certificate).signatureAlgorithm as SignatureAlgorithm;
+}
+
+/** False for SHA-1 (or anything weaker) and for a file that is no certificate: both are made again. */
+function signedWithSha2(certPem: string): boolean {
+  try {
+    return ['SHA-256', 'SHA-384', 'SHA-512'].includes(signatureAlgorithmOf(certPem).hash.name);
+  } catch {
+    return false;
+  }
 }
