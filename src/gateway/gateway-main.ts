@@ -3,6 +3,7 @@
 // supervisor with CLEAVE_APP_MODULE set and the same environment as the supervisor (PORT,
 // HOST, CLEAVE_*); exits with it, never an orphan.
 
+import { rmSync } from 'node:fs';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
 import { ConfigError } from '../errors.ts';
 import { channelOfProcess } from '../ipc/channel.ts';
@@ -11,6 +12,7 @@ import { toWire } from '../shared/error-wire.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from '../cli/signals.ts';
+import { adminSocketPath } from '../supervisor/admin-server.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
 import { loadTls } from '../http/tls.ts';
 import { Gateway } from './gateway.ts';
@@ -89,13 +91,23 @@ const known = new Promise<void>((resolve) => {
 channel.send({ cleave: PROTOCOL_VERSION, type: 'watch-replicas' });
 
 const grace = config.CLEAVE_STOP_GRACE_MS;
-exitWithParent({ beforeExit: () => gateway.stop(1000), graceMs: 2000 });
+let listeningPort: number | undefined;
+exitWithParent({
+  beforeExit: () => gateway.stop(1000),
+  graceMs: 2000,
+  // The socket of `cleave status` is named after the port, which only this process knows
+  // once its supervisor was killed.
+  onParentDied: () => {
+    if (listeningPort !== undefined) rmSync(adminSocketPath(listeningPort), { force: true });
+  },
+});
 stopOnSignals(() => gateway.stop(grace), { log, graceMs: grace });
 // Listening only once the replicas are known, so a restarted gateway never answers 502 for
 // want of a replica that was there all along.
 await known;
 try {
   const address = await gateway.listen();
+  listeningPort = address.port;
   channel.send({ cleave: PROTOCOL_VERSION, type: 'listening', port: address.port, host: address.address });
   log.info({ port: address.port }, 'gateway listening');
 } catch (error) {

@@ -2,8 +2,10 @@
 // never outlive the supervisor. Safe to import from the supervisor too (no side effects):
 // ManagedProcess uses the same role flag and title format.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError } from '../errors.ts';
 import { settledWithin } from '../shared/settle-within.ts';
+import { removeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
 
 /**
  * The argument that carries a child's role (`--cleave-role=posts#2`). An argument rather
@@ -40,6 +42,11 @@ export interface ExitWithParentOptions {
   graceMs?: number;
   /** Nobody is left to read it; 0 so a reaper that logs exit codes does not report a fault. @default 0 */
   exitCode?: number;
+  /**
+   * Clean-up the supervisor would have done on a normal stop, run only once it is known to
+   * be dead (not merely disconnected), e.g. removing a socket file it made.
+   */
+  onParentDied?: () => void;
 }
 
 /**
@@ -49,6 +56,9 @@ export interface ExitWithParentOptions {
  * do; Linux's PR_SET_PDEATHSIG would also work but is out of reach without a native addon,
  * and polling process.ppid would notice a second late. A supervisor that disconnects a
  * child on purpose is asking it to go, with the same result.
+ *
+ * A supervisor that died can't remove its socket folder (SOCKET_DIR_ENV); this process
+ * does, and runs `onParentDied`, once it has seen the supervisor is really gone.
  *
  * The listener keeps the channel referenced, so this process no longer exits on its own
  * when it runs out of work; a supervised process exits through its signal handler
@@ -60,14 +70,16 @@ export function exitWithParent(options: ExitWithParentOptions = {}): () => void 
   if (typeof process.send !== 'function') {
     throw new InternalError('exitWithParent() needs an IPC channel: start this process with child_process.fork()');
   }
+  // Unknown if it died while this process was still loading: its other children clean up.
+  const supervisor = process.connected ? process.ppid : undefined;
   let exiting = false;
   const onDisconnect = (): void => {
     if (exiting) return;
     exiting = true;
     const exitCode = options.exitCode ?? 0;
-    const last = options.beforeExit === undefined ? undefined : Promise.resolve().then(options.beforeExit);
-    if (last === undefined) process.exit(exitCode);
-    void settledWithin([last], options.graceMs ?? 1000).finally(() => process.exit(exitCode));
+    const last = options.beforeExit === undefined ? [] : [Promise.resolve().then(options.beforeExit)];
+    const lastWords = settledWithin(last, options.graceMs ?? 1000);
+    void Promise.all([lastWords, cleanUpAfter(supervisor, options)]).finally(() => process.exit(exitCode));
   };
   // The supervisor may have died while this process was still loading: 'disconnect' has
   // fired already and will not fire again.
@@ -79,4 +91,29 @@ export function exitWithParent(options: ExitWithParentOptions = {}): () => void 
   return () => {
     process.off('disconnect', onDisconnect);
   };
+}
+
+/** How long after its channel closed a dead supervisor's death shows in process.ppid. */
+const REPARENTED_WITHIN_MS = 1000;
+
+/**
+ * Cleans up after the supervisor once this process has been given to another parent: the
+ * sign that the supervisor is dead, not merely done with this child. The channel closes a
+ * few milliseconds before that (the kernel closes a dying process's files first). A live
+ * supervisor cleans up after itself; then nothing is done here.
+ */
+async function cleanUpAfter(supervisor: number | undefined, options: ExitWithParentOptions): Promise<void> {
+  const socketDir = process.env[SOCKET_DIR_ENV];
+  if (supervisor === undefined || (socketDir === undefined && options.onParentDied === undefined)) return;
+  const deadline = Date.now() + REPARENTED_WITHIN_MS;
+  while (process.ppid === supervisor) {
+    if (Date.now() > deadline) return;
+    await sleep(10);
+  }
+  try {
+    if (socketDir !== undefined) removeSocketDir(socketDir);
+    options.onParentDied?.();
+  } catch {
+    // Best effort: exiting matters more.
+  }
 }

@@ -8,9 +8,8 @@
 // every pool from the load its processes report.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { App } from '../app/app.ts';
@@ -28,6 +27,7 @@ import { AdminServer } from './admin-server.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { ReplicaDirectory } from './replica-directory.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
+import { makeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
 import { type AppStatus, poolStatus } from './status.ts';
 import { TaskBroker } from './task-broker.ts';
 
@@ -95,8 +95,10 @@ export class Supervisor {
     this.#store = coalesceReads(embeddedStore(config, log));
     await this.#store.start();
     const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
+    this.#socketDir = await makeSocketDir();
     // One secret for every process, so a session made by one replica is valid at another.
-    const env = { CLEAVE_SECRET: secret };
+    // The socket folder, so the children remove it if this process dies without doing so.
+    const env = { CLEAVE_SECRET: secret, [SOCKET_DIR_ENV]: this.#socketDir };
     this.#tasks = new TaskBroker({
       app,
       appModule,
@@ -108,8 +110,6 @@ export class Supervisor {
       ...(out ? { out } : {}),
     });
     this.#hub = new IpcHub({ store: this.#store, lock: new MemoryLock(), tasks: this.#tasks, log });
-    // Unix socket paths are limited to ~107 bytes: a short folder under the system tmp.
-    this.#socketDir = await mkdtemp(join(tmpdir(), 'cleave-'));
     if (this.#options.gateway) {
       this.#gateway = new GatewayProcess({
         appModule,
