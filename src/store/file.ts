@@ -2,6 +2,9 @@
 // one directory. Writes are group-committed — every write waiting while one fdatasync runs
 // goes to disk in the next single write + fdatasync — so many concurrent writers cost few
 // syncs. Only one FileStore may open a directory at a time.
+//
+// A failed write (a full disk) refuses that batch and cuts what it left off the log; the next
+// write tries the disk again, so the store recovers by itself once space is freed.
 
 import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -14,12 +17,22 @@ import { applyRecord, encodeRecord } from './log-record.ts';
 import type { LogRecord, StoredJson, Tables } from './log-record.ts';
 import { syncDir, writeSnapshot } from './snapshot.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
+import { WriteOutage } from './write-outage.ts';
+import type { OutageLog } from './write-outage.ts';
+
+/** A pino logger fits. Each level missing goes to process.emitWarning. */
+export interface FileStoreLog extends RecoveryLog {
+  /** A write the disk refused, with the path and errno: once per outage, not per write. */
+  error?(obj: object, msg: string): void;
+  /** Writes succeed again after an outage. */
+  info?(obj: object, msg: string): void;
+}
 
 export interface FileStoreOptions {
   /** Directory for snapshot.json and log.jsonl; created when missing. */
   dir: string;
-  /** Receives recovery and compaction warnings. @default process.emitWarning */
-  log?: RecoveryLog;
+  /** Receives recovery and compaction warnings and write failures. @default process.emitWarning */
+  log?: FileStoreLog;
   /**
    * Log records written before they are folded into a new snapshot, or half
    * the live records when that is more, so the snapshot's cost (which grows
@@ -49,13 +62,16 @@ type PendingWrite =
 
 type State = 'new' | 'open' | 'stopping' | 'stopped';
 
-const defaultLog: RecoveryLog = {
-  warn: (obj, msg) => process.emitWarning(`${msg} ${JSON.stringify(obj)}`, 'CleaveStoreWarning'),
-};
+const emitWarning = (obj: object, msg: string) =>
+  process.emitWarning(`${msg} ${JSON.stringify(obj)}`, 'CleaveStoreWarning');
+const defaultLog: FileStoreLog = { warn: emitWarning };
+
+/** How long a client is told to wait after a refused write; a full disk is rarely freed at once. */
+const RETRY_AFTER_SECONDS = 5;
 
 export class FileStore implements StoreBackend {
   private readonly dir: string;
-  private readonly log: RecoveryLog;
+  private readonly log: FileStoreLog;
   private readonly compactAfter: number;
   private state: State = 'new';
   /** Only durable records: reads never see a write that a crash could still undo. */
@@ -65,13 +81,17 @@ export class FileStore implements StoreBackend {
   private handle: FileHandle | undefined;
   private queue: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
-  /** Set once a log write fails; after a failed fsync the file's contents are unknowable. */
-  private failure: StoreUnavailableError | undefined;
+  /** Bytes at the head of the log that hold its durable records; a failed write is cut back to it. */
+  private logLength = 0;
+  /** True when a failed write may have left bytes past logLength that cutting them off didn't remove. */
+  private logTailUnknown = false;
+  private readonly outage: WriteOutage;
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
     this.log = options.log ?? defaultLog;
     this.compactAfter = options.compactAfter ?? 10_000;
+    this.outage = new WriteOutage(outageLog(this.log), { dir: this.dir, file: join(this.dir, LOG_FILE) });
     if (!Number.isInteger(this.compactAfter) || this.compactAfter < 1) {
       throw new RangeError(`compactAfter must be a positive integer, got ${options.compactAfter}`);
     }
@@ -85,6 +105,7 @@ export class FileStore implements StoreBackend {
     this.seq = recovered.seq;
     this.sinceSnapshot = recovered.replayed;
     this.handle = await open(join(this.dir, LOG_FILE), 'a');
+    this.logLength = (await this.handle.stat()).size;
     // The log may have just been created; its directory entry must be durable too.
     await syncDir(this.dir);
     this.state = 'open';
@@ -94,6 +115,11 @@ export class FileStore implements StoreBackend {
     if (this.state === 'new' || this.state === 'stopped') return;
     this.state = 'stopping';
     while (this.flushing !== undefined) await this.flushing;
+    if (this.logTailUnknown) {
+      await this.cutLogTail().catch((error: unknown) =>
+        this.log.warn({ dir: this.dir, err: error }, 'store log may still end in part of a refused write'),
+      );
+    }
     await this.handle?.close();
     this.handle = undefined;
     this.state = 'stopped';
@@ -135,17 +161,15 @@ export class FileStore implements StoreBackend {
     });
   }
 
+  // No path in these messages, nor in any error a write is refused with: they reach clients.
   private assertReadable(): void {
     if (this.state === 'open' || this.state === 'stopping') return;
-    throw new StoreUnavailableError(`FileStore at ${this.dir} is ${this.state === 'new' ? 'not started' : 'stopped'}`);
+    throw new StoreUnavailableError(`the file store is ${this.state === 'new' ? 'not started' : 'stopped'}`);
   }
 
   private enqueue(write: PendingWrite): void {
-    if (this.failure !== undefined) return write.reject(this.failure);
     if (this.state !== 'open') {
-      return write.reject(
-        new StoreUnavailableError(`FileStore at ${this.dir} is not accepting writes (${this.state})`),
-      );
+      return write.reject(new StoreUnavailableError(`the file store is not accepting writes (${this.state})`));
     }
     this.queue.push(write);
     this.scheduleFlush();
@@ -165,9 +189,9 @@ export class FileStore implements StoreBackend {
   }
 
   private async flush(): Promise<void> {
-    while (this.queue.length > 0 && this.failure === undefined) {
+    while (this.queue.length > 0) {
       await this.commit(this.queue.splice(0));
-      if (this.dueForCompaction() && this.failure === undefined) await this.compact();
+      if (this.dueForCompaction()) await this.compact();
     }
   }
 
@@ -204,21 +228,49 @@ export class FileStore implements StoreBackend {
       }
     }
     if (records.length > 0) {
+      const text = records.map(encodeRecord).join('');
       try {
-        await this.handle!.writeFile(records.map(encodeRecord).join(''));
+        if (this.logTailUnknown) await this.cutLogTail();
+        await this.handle!.writeFile(text);
         await this.handle!.datasync();
       } catch (error) {
-        this.failure = new StoreUnavailableError(
-          `FileStore at ${this.dir} failed to write its log and refuses further writes until restarted`,
-          { cause: error },
-        );
-        for (const write of [...batch, ...this.queue.splice(0)]) write.reject(this.failure);
-        return;
+        return this.refuse(batch, error);
       }
+      this.logLength += Buffer.byteLength(text);
       for (const record of records) applyRecord(this.tables, record);
       this.sinceSnapshot += records.length;
+      this.outage.succeeded();
     }
     for (const settle of settlers) settle();
+  }
+
+  /**
+   * Refuses a batch that did not reach the disk, and cuts whatever part of it did off the log:
+   * a torn record followed by later good ones would stop recovery, and a whole record of a
+   * refused write must not come back at the next start. (After a failed fdatasync the state of
+   * those bytes is unknowable, so they are cut then too.) The writes queued behind this batch
+   * stay queued: the next attempt may find the space freed.
+   */
+  private async refuse(batch: PendingWrite[], error: unknown): Promise<void> {
+    this.logTailUnknown = true;
+    try {
+      await this.cutLogTail();
+    } catch {
+      // Tried again before the next write, which is refused if it still fails.
+    }
+    this.outage.failed(error, batch.length);
+    // No cause: the client's error says nothing of files, and the log has the cause once per
+    // outage rather than with every refused request.
+    const refused = new StoreUnavailableError('the store could not save this write; try again later', {
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
+    for (const write of batch) write.reject(refused);
+  }
+
+  private async cutLogTail(): Promise<void> {
+    await this.handle!.truncate(this.logLength);
+    await this.handle!.datasync();
+    this.logTailUnknown = false;
   }
 
   /**
@@ -245,6 +297,7 @@ export class FileStore implements StoreBackend {
     try {
       await writeSnapshot(this.dir, { seq: this.seq, tables: this.tables });
       await this.handle!.truncate(0);
+      this.logLength = 0;
       await this.handle!.datasync();
     } catch (error) {
       this.log.warn(
@@ -253,6 +306,14 @@ export class FileStore implements StoreBackend {
       );
     }
   }
+}
+
+/** The levels an outage is reported at; a log without them still hears of it. */
+function outageLog(log: FileStoreLog): OutageLog {
+  return {
+    error: (obj, msg) => (log.error ? log.error(obj, msg) : emitWarning(obj, msg)),
+    info: (obj, msg) => (log.info ? log.info(obj, msg) : emitWarning(obj, msg)),
+  };
 }
 
 function toStoredRecord(key: string, record: StoredJson): StoredRecord {

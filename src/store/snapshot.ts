@@ -2,7 +2,7 @@
 // atomically (temp file, fsync, rename, fsync the directory) so a crash at any point
 // leaves either the old snapshot or the new one, never a mix.
 
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreCorruptError } from '../errors.ts';
 import type { Tables } from './log-record.ts';
@@ -57,6 +57,18 @@ function toTables(parsed: unknown): Tables | undefined {
 export async function writeSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
   const file = join(dir, SNAPSHOT_FILE);
   const temp = file + TEMP_SUFFIX;
+  try {
+    await writeTemp(temp, snapshot);
+  } catch (error) {
+    // A half-written snapshot on a full disk holds the very room the log needs to go on.
+    await rm(temp, { force: true }).catch(() => {});
+    throw error;
+  }
+  await rename(temp, file);
+  await syncDir(dir);
+}
+
+async function writeTemp(temp: string, snapshot: Snapshot): Promise<void> {
   const handle = await open(temp, 'w');
   try {
     // writeFile, unlike write, loops until every byte is written; on a handle it continues
@@ -75,8 +87,6 @@ export async function writeSnapshot(dir: string, snapshot: Snapshot): Promise<vo
   } finally {
     await handle.close();
   }
-  await rename(temp, file);
-  await syncDir(dir);
 }
 
 /** Makes a rename or a newly created file in `dir` survive power loss. */

@@ -1,0 +1,49 @@
+// What the log hears while a store can't write (a full disk, a failing one): the full error,
+// path and errno, once when writes start failing and again only if the reason changes, then
+// one line when a write succeeds again. Every refused write is answered with a 503 anyway;
+// an error line per request would bury the one that says why.
+
+export interface OutageLog {
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export class WriteOutage {
+  readonly #log: OutageLog;
+  /** Fields every line carries, e.g. the store's file. */
+  readonly #context: object;
+  readonly #now: () => number;
+  #since: number | undefined;
+  #reason: string | undefined;
+  #failedWrites = 0;
+
+  constructor(log: OutageLog, context: object, now: () => number = Date.now) {
+    this.#log = log;
+    this.#context = context;
+    this.#now = now;
+  }
+
+  /** `writes`: how many callers this failure refused. */
+  failed(error: unknown, writes: number): void {
+    const reason = (error as NodeJS.ErrnoException | undefined)?.code ?? String(error);
+    this.#failedWrites += writes;
+    if (this.#since !== undefined && reason === this.#reason) return;
+    this.#since ??= this.#now();
+    this.#reason = reason;
+    this.#log.error(
+      { ...this.#context, err: error },
+      'store cannot write to disk; writes are answered 503 and retried with each new one',
+    );
+  }
+
+  succeeded(): void {
+    if (this.#since === undefined) return;
+    this.#log.info(
+      { ...this.#context, failedWrites: this.#failedWrites, outageMs: this.#now() - this.#since },
+      'store writes resumed',
+    );
+    this.#since = undefined;
+    this.#reason = undefined;
+    this.#failedWrites = 0;
+  }
+}
