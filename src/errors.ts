@@ -121,6 +121,16 @@ export class BodyTooLargeError extends CleaveError {
   }
 }
 
+/**
+ * The client went away before its request was complete. Nobody is left to read an answer;
+ * 499 is what the access log records (nginx's "client closed request").
+ */
+export class ClientClosedError extends CleaveError {
+  readonly code = 'CLEAVE_CLIENT_CLOSED';
+  readonly status = 499;
+  readonly source = 'client';
+}
+
 export class RequestTimeoutError extends CleaveError {
   readonly code = 'CLEAVE_REQUEST_TIMEOUT';
   readonly status = 408;
@@ -215,6 +225,13 @@ export class StoreConflictError extends CleaveError {
       details: { collection, key, expected, actual },
     });
   }
+}
+
+/** A store key it can't hold (empty, over 512 characters, a control character): the client's, as keys come from requests. */
+export class InvalidKeyError extends CleaveError {
+  readonly code = 'CLEAVE_STORE_KEY_INVALID';
+  readonly status = 400;
+  readonly source = 'client';
 }
 
 export class StoreUnavailableError extends CleaveError {

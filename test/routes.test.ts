@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import app from './fixtures/kitchen/app.ts';
+import { LINGER_MS } from '../src/http/early-answer.ts';
 import { rawRequest } from './helpers/raw-http.ts';
 import { type RunningApp, startApp } from './helpers/start-app.ts';
+import { until } from './helpers/wait.ts';
 
 let running: RunningApp;
 before(async () => {
@@ -94,38 +96,49 @@ describe('routes', () => {
     assert.equal(chunked.status, 413);
   });
 
-  it('answers 413 to a chunked upload still streaming past the limit, then closes', async () => {
+  it('answers 413 to a chunked upload still streaming past the limit, says close, and closes within the linger bound', async () => {
     const { connect } = await import('node:net');
     const socket = connect(running.port, '127.0.0.1');
     const received: Buffer[] = [];
     socket.on('data', (chunk) => received.push(chunk));
     const closed = new Promise((resolve) => socket.on('close', resolve));
     socket.on('error', () => {});
+    const started = Date.now();
     socket.write(
       'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
     );
     const piece = 'x'.repeat(64 * 1024);
-    // 1.5 MiB in chunks, and never the terminating chunk: the body never ends on its own.
+    // 1.5 MiB in chunks, and never the terminating chunk: the body never ends on its own, so
+    // the server reads it off for LINGER_MS at most, then closes.
     for (let i = 0; i < 24 && !socket.destroyed; i++) {
       socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 3000))]);
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, LINGER_MS + 3000))]);
     const text = Buffer.concat(received).toString('latin1');
     assert.match(text, /^HTTP\/1\.1 413 /);
+    assert.match(text, /connection: close/i);
     assert.match(text, /CLEAVE_BODY_TOO_LARGE/);
     assert.equal(socket.destroyed || socket.readableEnded, true, 'the connection is closed');
+    assert.ok(Date.now() - started < LINGER_MS + 3000, 'closed within the linger bound');
     socket.destroy();
   });
 
-  it('honours a per-route body limit and closes the connection after 413', async () => {
+  it('honours a per-route body limit, and the connection serves the next request after the 413', async () => {
     const body = JSON.stringify({ far: 'too long for sixteen bytes' });
     const res = await rawRequest(
       running.port,
-      `POST /small HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      `POST /small HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+        'GET /text HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     assert.equal(res.status, 413);
-    assert.match(res.text, /connection: close/i);
+    assert.match(res.text, /CLEAVE_BODY_TOO_LARGE/);
+    assert.deepEqual(
+      res.text.match(/HTTP\/1\.1 \d{3}/g),
+      ['HTTP/1.1 413', 'HTTP/1.1 200'],
+      'the body was read off, not parsed as a request',
+    );
+    assert.match(res.text, /plain text$/);
     assert.equal(res.closed, true);
   });
 
@@ -200,9 +213,12 @@ describe('routes', () => {
 
   it('logs one JSON line per request with method, path, status, duration, service and id', async () => {
     await fetch(`${running.url}/hello/log?token=hush`, { headers: { 'x-request-id': 'log-line-1' } });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const line = running.logs.find((entry) => entry.requestId === 'log-line-1' && entry.msg === 'request');
-    assert.ok(line, 'an access log line');
+    const line = await until(
+      () => running.logs.find((entry) => entry.requestId === 'log-line-1' && entry.msg === 'request'),
+      2000,
+      'an access log line',
+      5,
+    );
     assert.equal(line.method, 'GET');
     assert.equal(line.path, '/hello/log');
     assert.equal(line.status, 200);

@@ -9,9 +9,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Candidates } from '../balancer/index.ts';
+import { ClientClosedError } from '../errors.ts';
 import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
@@ -68,6 +70,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #finished = false;
   #lastFailure: UpstreamFailure | undefined;
   #resume: (() => void) | undefined;
+  #body: PassThrough | undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, settings: ExchangeSettings, requestId: string, path: string) {
     this.#req = req;
@@ -93,7 +96,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       headers,
       // Passed untouched until a connection is ready, so a refused attempt leaves it unread
       // for the next replica (undici reads a body only once it writes the request).
-      body: hasBody ? this.#req : null,
+      body: hasBody ? this.#bodyStream() : null,
       headersTimeout: this.#settings.responseTimeoutMs,
       bodyTimeout: this.#settings.bodyTimeoutMs,
     };
@@ -163,6 +166,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.tap?.end();
     this.#releaseLease();
+    this.#detachBody();
     this.#res.end();
     this.#finished = true;
   }
@@ -242,10 +246,31 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       failure !== undefined && isTimeout(failure)
         ? new UpstreamTimeoutError(`${this.service} did not answer in time`, { cause })
         : new UpstreamUnavailableError(`no replica of ${this.service} could answer`, { cause });
-    // The unread rest of a body can't be parsed as the next request: close after answering.
-    if (this.#options?.body && !this.#req.complete) this.#res.setHeader('connection', 'close');
+    this.#detachBody();
     sendError(this.#res, error, this.requestId, this.#settings.log);
     this.#finished = true;
+  }
+
+  /**
+   * The client's body reaches undici through a stream of its own: when a replica answers
+   * before reading it all, undici destroys the stream it was given, and that must not be the
+   * client's request, whose rest the response reads off (http/early-answer.ts).
+   */
+  #bodyStream(): PassThrough {
+    const body = new PassThrough();
+    const req = this.#req;
+    req.pipe(body);
+    // pipe() passes on the end, not a client that went away mid-body: undici must hear that.
+    req.once('close', () => {
+      if (!req.complete) body.destroy(new ClientClosedError('the client closed the connection mid-body'));
+    });
+    this.#body = body;
+    return body;
+  }
+
+  /** Before the answer ends: the rest of the client's body is no replica's any more. */
+  #detachBody(): void {
+    if (this.#body !== undefined && !this.#req.complete) this.#req.unpipe(this.#body);
   }
 
   #releaseLease(): void {

@@ -4,19 +4,56 @@
 
 import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
-import { BodyTooLargeError, InvalidJsonError, UnsupportedMediaTypeError } from '../errors.ts';
+import { BodyTooLargeError, ClientClosedError, InvalidJsonError, UnsupportedMediaTypeError } from '../errors.ts';
 
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) throw new BodyTooLargeError(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLargeError(limit);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(new BodyTooLargeError(limit));
+  // Listeners rather than `for await`: leaving that loop early destroys the request, and with it
+  // the connection, before the 413 is written. Stopped here, the rest of the body is read off by
+  // the response (early-answer.ts).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        req.pause();
+        reject(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = (error: NodeJS.ErrnoException): void => {
+      stop();
+      // "aborted" (ECONNRESET): the client's doing, not the app's.
+      reject(
+        error.code === 'ECONNRESET'
+          ? new ClientClosedError('the client closed the connection', { cause: error })
+          : error,
+      );
+    };
+    // Closed without an end: the client went away mid-body.
+    const onClose = (): void => {
+      stop();
+      reject(new ClientClosedError('the client closed the connection before its body was complete'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** True when the request announces a body (RFC 9112 §6.3). */

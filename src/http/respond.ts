@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { Reply } from '../app/reply.ts';
 import type { ResponseTap } from '../cache/response-cache.ts';
 import { INVALIDATE_HEADER } from '../cache/invalidation.ts';
-import { BodyTooLargeError, CleaveError, InternalError, MethodNotAllowedError, RateLimitedError } from '../errors.ts';
+import { CleaveError, InternalError, MethodNotAllowedError, RateLimitedError } from '../errors.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const KEPT_ON_ERROR = new Set(['connection', 'strict-transport-security', INVALIDATE_HEADER]);
@@ -137,8 +137,6 @@ export function sendError(
     headers['x-ratelimit-remaining'] = '0';
     headers['x-ratelimit-reset'] = String(cleaveError.retryAfterSeconds);
   }
-  // The unread rest of an oversized body can't be trusted as the next request.
-  if (cleaveError instanceof BodyTooLargeError) headers.connection = 'close';
   const body = cleaveError.toJSON();
   writeWhole(res, cleaveError.status, headers, JSON_TYPE, JSON.stringify({ error: { ...body.error, requestId } }), tap);
 }

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import {
   BadRequestError,
@@ -15,7 +15,10 @@ import {
   RequestTimeoutError,
   UriTooLongError,
 } from '../errors.ts';
+import { ConnectionDrain } from './connection-drain.ts';
+import { EarlyAnswerResponse } from './early-answer.ts';
 import { answerHealthProbe, isHealthProbe } from './health-endpoint.ts';
+import { isValidHost } from './host.ts';
 import { InFlightMeter } from '../observability/in-flight.ts';
 import { secureOptions, type TlsSettings } from './tls.ts';
 import { writeRawError } from './raw-error.ts';
@@ -61,7 +64,7 @@ export class HttpServer {
   private draining = false;
   private readonly hsts: boolean;
   private redirect: Server | undefined;
-  private idleWaiters: Array<() => void> = [];
+  private readonly drain = new ConnectionDrain();
 
   private readonly pipeline: RequestPipeline;
   private readonly hub: UpgradeHandler;
@@ -83,6 +86,8 @@ export class HttpServer {
       // Smuggling defence: refuse a request carrying both Content-Length and
       // Transfer-Encoding instead of guessing which one the client meant.
       insecureHTTPParser: false,
+      // Reads off a body its answer left unread, so the client always gets the answer.
+      ServerResponse: EarlyAnswerResponse,
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
     // An https.Server is an http.Server over TLS sockets: everything below works on both.
@@ -90,9 +95,14 @@ export class HttpServer {
       ? createHttpsServer({ ...httpOptions, ...secureOptions(options.tls) }, onRequest)
       : createServer(httpOptions, onRequest);
     this.hsts = options.tls?.hsts ?? false;
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
-      hub.handleUpgrade(req, socket, head),
-    );
+    this.server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.drain.opened(socket));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.drain.forget(socket);
+      // An upgrade is a request too: refused for the same reasons, before the hub sees it.
+      const refusal = this.refusalOf(req);
+      if (refusal) return writeRawError(socket, refusal);
+      hub.handleUpgrade(req, socket, head);
+    });
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
   }
 
@@ -133,19 +143,28 @@ export class HttpServer {
   }
 
   /**
-   * Stops accepting, lets in-flight requests finish (up to `graceMs`), closes
-   * WebSockets with 1001, then closes every connection left.
+   * Stops accepting, lets in-flight requests finish and keep-alive connections close between
+   * two requests (connection-drain.ts), up to `graceMs`; closes WebSockets with 1001; then
+   * cuts whatever is left.
    */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.server.listening) return;
     this.draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), this.idle(graceMs)]);
+    // net's close, not http's: http's also closes every connection it deems idle at once,
+    // and one may be carrying a request the kernel holds but node has not read yet.
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(this.server, () => resolve()));
+    this.drain.start();
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)));
+    await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), Promise.race([closed, graceOver])]);
+    clearTimeout(graceTimer);
+    this.drain.stop();
     if (this.meter.current > 0)
       this.log.warn({ inFlight: this.meter.current }, 'grace period over; cutting requests still in flight');
     this.server.closeAllConnections();
     await closed;
+    // Now http's own close, for what it tidies (its timeout sweep); the listener is long closed.
+    this.server.close(() => {});
     if (this.redirect) {
       const redirect = this.redirect;
       await new Promise<void>((resolve) => redirect.close(() => resolve()));
@@ -158,11 +177,12 @@ export class HttpServer {
     // Once draining, tell keep-alive clients to reconnect (elsewhere) for their next request.
     if (this.draining) res.setHeader('connection', 'close');
     if (this.hsts) res.setHeader('strict-transport-security', 'max-age=31536000; includeSubDomains');
-    // One listener per request does both jobs: each listener costs measurably (bench/pipeline.ts).
+    const socket = req.socket;
+    this.drain.requestStarted(socket);
+    // One listener per request does every job: each listener costs measurably (bench/pipeline.ts).
     res.on('close', () => {
       this.countInFlight(-1);
-      if (this.meter.current === 0 && this.idleWaiters.length > 0)
-        for (const wake of this.idleWaiters.splice(0)) wake();
+      this.drain.requestEnded(socket);
       this.pipeline.closed(req, res);
     });
     if (isHealthProbe(req)) return answerHealthProbe(req, res, this.draining);
@@ -175,8 +195,9 @@ export class HttpServer {
    * What Node's parser lets through and no stage should see: a target past the URL limit
    * (the header limit is twice as large, so a long URL would otherwise pass); a
    * Transfer-Encoding other than plain `chunked`, whose body length can't be known (RFC 9112
-   * §6.3: 400 and close), before the gateway passes its headers on; and two Host headers,
-   * which name two different sites to whoever reads the other one.
+   * §6.3: 400 and close), before the gateway passes its headers on; two Host headers,
+   * which name two different sites to whoever reads the other one, and a Host outside its
+   * grammar (http/host.ts).
    */
   private refusalOf(req: IncomingMessage): CleaveError | undefined {
     if ((req.url?.length ?? 0) > (this.options.maxUrlLength ?? 8192)) {
@@ -190,18 +211,9 @@ export class HttpServer {
     for (let index = 0; index < req.rawHeaders.length; index += 2) {
       if (req.rawHeaders[index]?.length === 4 && req.rawHeaders[index]?.toLowerCase() === 'host') hosts++;
     }
-    return hosts > 1 ? new BadRequestError('more than one Host header') : undefined;
-  }
-
-  private idle(timeoutMs: number): Promise<void> {
-    if (this.meter.current === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    if (hosts > 1) return new BadRequestError('more than one Host header');
+    const host = req.headers.host;
+    return host === undefined || isValidHost(host) ? undefined : new BadRequestError('malformed Host header');
   }
 }
 

@@ -22,17 +22,19 @@ export function logAccess(
   extra?: Record<string, unknown>,
 ): void {
   const { req, res, facts } = exchange;
+  const finished = res.writableFinished;
   log.info(
     {
       requestId: facts.requestId,
       method: req.method,
       path: facts.path,
-      status: res.statusCode,
+      // Closed before anything was answered: nginx's 499, not the 200 node presets.
+      status: finished || res.headersSent ? res.statusCode : 499,
       durationMs: Math.round((performance.now() - facts.started) * 100) / 100,
       service: facts.service,
       ...(facts.cache === undefined ? {} : { cache: facts.cache }),
       ...extra,
-      ...(res.writableFinished ? {} : { aborted: true }),
+      ...(finished ? {} : { aborted: true }),
     },
     'request',
   );

@@ -23,6 +23,8 @@ const samples: errors.CleaveError[] = [
   new errors.TaskQueueFullError('full'),
   new errors.StoreCorruptError('corrupt'),
   new errors.StoreUnavailableError('down'),
+  new errors.InvalidKeyError('key "\\u0001" contains a control character'),
+  new errors.ClientClosedError('gone'),
   new errors.ConfigError('PORT', 'must be a port'),
   new errors.AppDefinitionError('bad app'),
   new errors.ListenFailedError('port 3000 is in use'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StoreConflictError } from '../errors.ts';
+import { InvalidKeyError, StoreConflictError } from '../errors.ts';
 import { Collection } from './collection.ts';
 import { MemoryStore } from './memory.ts';
 
@@ -71,20 +71,22 @@ describe('Collection', () => {
     assert.equal(calls, 6);
   });
 
-  it('rejects keys and names that are empty, too long or hold control characters', async () => {
+  it("refuses keys that are empty, too long or hold control characters as the client's error (400), names as the app's bug", async () => {
     const backend = new MemoryStore();
     const items = new Collection<string>(backend, 'items');
+    const clientError = (error: unknown) =>
+      error instanceof InvalidKeyError && error.status === 400 && error.code === 'CLEAVE_STORE_KEY_INVALID';
     for (const bad of ['', 'x'.repeat(513), 'a\nb', 'tab\there', 'nul\u0000', 'c1\u0085']) {
-      await assert.rejects(items.get(bad), TypeError, JSON.stringify(bad));
-      await assert.rejects(items.put(bad, 'v'), TypeError);
-      await assert.rejects(items.delete(bad), TypeError);
+      await assert.rejects(items.get(bad), clientError, JSON.stringify(bad));
+      await assert.rejects(items.put(bad, 'v'), clientError);
+      await assert.rejects(items.delete(bad), clientError);
       await assert.rejects(
         items.update(bad, () => 'v'),
-        TypeError,
+        clientError,
       );
       assert.throws(() => new Collection(backend, bad), TypeError);
     }
-    await assert.rejects(items.get(42 as unknown as string), /non-empty string/);
+    await assert.rejects(items.get(42 as unknown as string), TypeError);
     await items.put('x'.repeat(512), 'longest allowed');
     await items.put('ünïcode/ключ/🔑', 'fine');
     assert.equal((await items.list()).length, 2);

@@ -1,7 +1,7 @@
 // The typed handle apps use: one named collection over any StoreBackend, with key checks
 // and an optimistic read-modify-write loop.
 
-import { StoreConflictError } from '../errors.ts';
+import { InvalidKeyError, StoreConflictError } from '../errors.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
 
 export interface UpdateOptions {
@@ -18,23 +18,23 @@ export class Collection<T> {
   readonly name: string;
 
   constructor(backend: StoreBackend, name: string) {
-    assertName(name, 'collection name');
+    assertCollectionName(name);
     this.backend = backend;
     this.name = name;
   }
 
   async get(key: string): Promise<StoredRecord<T> | undefined> {
-    assertName(key, 'key');
+    assertKey(key);
     return (await this.backend.get(this.name, key)) as StoredRecord<T> | undefined;
   }
 
   async put(key: string, value: T, options?: PutOptions): Promise<StoredRecord<T>> {
-    assertName(key, 'key');
+    assertKey(key);
     return (await this.backend.put(this.name, key, value, options)) as StoredRecord<T>;
   }
 
   async delete(key: string, options?: PutOptions): Promise<boolean> {
-    assertName(key, 'key');
+    assertKey(key);
     return this.backend.delete(this.name, key, options);
   }
 
@@ -47,7 +47,7 @@ export class Collection<T> {
    * otherwise starts over. `fn` may run several times, so it must not have side effects.
    */
   async update(key: string, fn: (current: T | undefined) => T, options: UpdateOptions = {}): Promise<StoredRecord<T>> {
-    assertName(key, 'key');
+    assertKey(key);
     const retries = options.retries ?? 5;
     if (!Number.isInteger(retries) || retries < 0) {
       throw new RangeError(`update retries must be a non-negative integer, got ${retries}`);
@@ -66,14 +66,28 @@ export class Collection<T> {
   }
 }
 
-function assertName(value: unknown, what: string): asserts value is string {
+/** A collection's name is the app's own: a bad one is a bug, found at first use. */
+function assertCollectionName(value: unknown): asserts value is string {
+  const problem = problemWith(value);
+  if (problem !== undefined) throw new TypeError(`store collection name ${problem}`);
+}
+
+/**
+ * A key usually comes from a request (`ctx.params.id`): one the store can't hold is the
+ * client's error, a 400 with a code, never a 500. A key that is not a string at all is the
+ * app's bug, and stays a TypeError.
+ */
+function assertKey(value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`store key must be a string, got ${typeof value}`);
+  const problem = problemWith(value);
+  if (problem !== undefined) throw new InvalidKeyError(`key ${problem}`);
+}
+
+function problemWith(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`store ${what} must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`);
+    return `must be a non-empty string, got ${JSON.stringify(value) ?? String(value)}`;
   }
-  if (value.length > MAX_NAME_LENGTH) {
-    throw new TypeError(`store ${what} is ${value.length} characters; the limit is ${MAX_NAME_LENGTH}`);
-  }
-  if (CONTROL_CHARACTERS.test(value)) {
-    throw new TypeError(`store ${what} ${JSON.stringify(value)} contains a control character`);
-  }
+  if (value.length > MAX_NAME_LENGTH) return `is ${value.length} characters; the limit is ${MAX_NAME_LENGTH}`;
+  if (CONTROL_CHARACTERS.test(value)) return `${JSON.stringify(value)} contains a control character`;
+  return undefined;
 }
