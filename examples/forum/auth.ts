@@ -34,16 +34,32 @@ export const verifyPassword = auth.task('verify', (input: { password: string; st
   return timingSafeEqual(actual, Buffer.from(expected, 'base64'));
 });
 
-const Credentials = z.object({
+/** Today's policy for a new account. */
+const NewAccount = z.object({
   username: z.string().regex(/^[A-Za-z0-9_-]{3,32}$/, '3-32 letters, digits, "_" or "-"'),
   password: z.string().min(8, 'at least 8 characters').max(200),
+});
+
+/**
+ * What a login may send: not the sign-up policy, which an account made under an older one
+ * may not meet (it would be locked out), and under which a short guess would be a 400 that
+ * the brute-force guard never counts. Only bounds: no megabytes for scrypt, and no name the
+ * store could never hold as a key (control characters).
+ */
+const Credentials = z.object({
+  username: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'no control characters'),
+  password: z.string().min(1).max(1024),
 });
 
 // A hash of a password nobody has, so an unknown username costs as much as a
 // wrong password and response time doesn't reveal which names exist.
 let decoyHash: Promise<string> | undefined;
 
-auth.post('/api/signup', { body: Credentials }, async (ctx) => {
+auth.post('/api/signup', { body: NewAccount }, async (ctx) => {
   const { username, password } = ctx.body;
   const account: Account = {
     id: randomUUID(),

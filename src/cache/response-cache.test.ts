@@ -216,6 +216,7 @@ describe('ResponseCache', () => {
     const cache = new ResponseCache();
     respond(fillOf(cache.consult(request('GET'), '/a', '', undefined)), 200, { 'cache-control': 'max-age=1' }, 'a');
     assert.equal(cache.consult(request('GET'), '/a', '', undefined).kind, 'hit');
+    // Past max-age=1 on the real clock (the cache's LRU reads it): the time passing is what is tested.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     assert.equal(cache.consult(request('GET'), '/a', '', undefined).kind, 'fill');
   });

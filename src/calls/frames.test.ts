@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { until } from '../../test/helpers/wait.ts';
 import { CallConnection } from './call-connection.ts';
 import { encodeFrame, FrameReader, MAX_FRAME_BYTES } from './frames.ts';
 
@@ -37,10 +38,13 @@ describe('CallConnection', () => {
     const dir = await mkdtemp(join(tmpdir(), 'cleave-frames-'));
     const path = join(dir, 'r.sock.calls');
     let closed = false;
+    let received = false;
     const server = createServer((socket) => {
       socket.on('close', () => (closed = true));
       socket.on('data', (chunk: Buffer) => {
         for (const call of new FrameReader().push(chunk) as Array<{ i: number }>) {
+          received = true;
+          // Answered a while after closeWhenIdle(), as a replica finishing its work.
           setTimeout(() => socket.write(encodeFrame({ i: call.i, o: 'late but answered' })), 50);
         }
       });
@@ -49,11 +53,10 @@ describe('CallConnection', () => {
     try {
       const connection = new CallConnection(path);
       const pending = connection.call({ a: 'x.y', r: 'r', d: 1000 }).answer;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await until(() => (received ? true : undefined), 2000, 'the call reached the replica', 5);
       connection.closeWhenIdle();
       assert.deepEqual(await pending, { i: 1, o: 'late but answered' });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.ok(closed, 'then the connection is closed');
+      await until(() => (closed ? true : undefined), 2000, 'then the connection is closed', 5);
     } finally {
       server.close();
       await rm(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { until } from '../../test/helpers/wait.ts';
 import { defineApp } from '../app/app.ts';
 import type { ServiceContext } from '../app/context.ts';
 import { defineService } from '../app/service.ts';
@@ -52,7 +53,7 @@ describe('RemoteActions', () => {
     const up = () =>
       hub.send({ cleave: PROTOCOL_VERSION, type: 'replica-up', service: 'users', id: 'users#1', address: socketPath });
     const down = () => hub.send({ cleave: PROTOCOL_VERSION, type: 'replica-down', service: 'users', id: 'users#1' });
-    return { remote, up, down };
+    return { remote, up, down, replica };
   }
 
   const meta = (ms: number) => ({ requestId: 'r1', deadline: Date.now() + ms });
@@ -60,6 +61,7 @@ describe('RemoteActions', () => {
   it('waits for the first replica of a pool that is still starting, within the deadline', async () => {
     const { remote, up } = remoteWithSupervisor();
     const answer = remote.call(ping, 'hello', meta(2000), 2000);
+    // The replica is ready a while after the call was made: the call must wait for it.
     setTimeout(up, 100);
     assert.deepEqual(await answer, { pong: 'hello' });
     await remote.stop();
@@ -74,11 +76,12 @@ describe('RemoteActions', () => {
   });
 
   it('fails at once when a pool that had replicas has none left', async () => {
-    const { remote, up, down } = remoteWithSupervisor();
+    const { remote, up, down, replica } = remoteWithSupervisor();
     up();
     assert.deepEqual(await remote.call(ping, 1, meta(2000), 2000), { pong: 1 });
+    const received = replica.received;
     down();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => (replica.received > received ? true : undefined), 2000, 'the replica-down message arrived', 5);
     const started = Date.now();
     await assert.rejects(remote.call(ping, 2, meta(2000), 2000), UpstreamUnavailableError);
     assert.ok(Date.now() - started < 500);

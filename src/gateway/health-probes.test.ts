@@ -27,14 +27,19 @@ describe('HealthProbes', () => {
   let socketPath = '';
   let mode: Mode = 'ok';
   const probed: string[] = [];
+  let watched: Replica | undefined;
+  /** The watched replica's `healthy` as each good probe reached the server: what it had counted so far. */
+  let healthyAtGoodProbes: boolean[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cleave-probes-'));
     socketPath = join(dir, 'replica.sock');
     server = createServer((req, res) => {
       probed.push(req.url ?? '');
-      if (mode === 'ok') res.end('{"status":"ok"}');
-      else if (mode === 'draining') res.writeHead(503).end('{"status":"draining"}');
+      if (mode === 'ok') {
+        healthyAtGoodProbes.push(watched?.healthy ?? true);
+        res.end('{"status":"ok"}');
+      } else if (mode === 'draining') res.writeHead(503).end('{"status":"draining"}');
       // 'stall': never answers, as a replica whose event loop is stuck
     });
     server.listen(socketPath);
@@ -53,17 +58,23 @@ describe('HealthProbes', () => {
       const pool = new Pool('http://localhost', { socketPath });
       const probes = new HealthProbes({ intervalMs: 50, timeoutMs: 100 });
       const replica = new Replica('r#1', { socketPath });
+      watched = replica;
+      const before = probed.length;
       probes.watch(replica, pool);
       try {
-        await until(() => probed.length > 2, 2000);
+        await until(() => probed.length > before + 2, 2000);
         assert.equal(replica.healthy, true);
         assert.ok(probed.every((url) => url === HEALTH_PATH));
         mode = failure;
         const outAfter = await until(() => !replica.healthy, 2000);
         assert.ok(outAfter < 400, `out after ${outAfter} ms: one interval plus one deadline at most`);
         assert.equal(replica.down, false, 'unhealthy, not down: the process may recover');
+        healthyAtGoodProbes = [];
         mode = 'ok';
-        await until(() => replica.healthy, 2000);
+        // A probe's verdict is counted before the next probe is sent, so the server sees
+        // what the replica made of the good ones before it: still out after one, back after two.
+        await until(() => healthyAtGoodProbes.length >= 3, 2000);
+        assert.deepEqual(healthyAtGoodProbes.slice(0, 3), [false, false, true]);
       } finally {
         probes.stop();
         await pool.destroy();
@@ -76,10 +87,13 @@ describe('HealthProbes', () => {
     const pool = new Pool('http://localhost', { socketPath });
     const probes = new HealthProbes({ intervalMs: 20, timeoutMs: 100 });
     const replica = new Replica('r#2', { socketPath });
+    const before = probed.length;
     probes.watch(replica, pool);
-    await until(() => probed.length > 0, 2000);
+    // Probing, every 20 ms: three probes are seen in about 60.
+    await until(() => probed.length >= before + 3, 2000);
     probes.unwatch(replica);
     const count = probed.length;
+    // Seven intervals of silence: nothing to wait for, so a bounded wait.
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.ok(probed.length <= count + 1, 'at most the probe already on the wire');
     await pool.destroy();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { InternalError, ShuttingDownError, StoreConflictError, StoreUnavailableError } from '../errors.ts';
 import { toWire } from '../shared/error-wire.ts';
+import type { IpcChannel } from './channel.ts';
 import { MemoryChannel } from './fixtures/memory-channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION, type RpcRequest } from './messages.ts';
 import { RpcClient } from './rpc-client.ts';
@@ -23,6 +24,35 @@ function answer(hubEnd: MemoryChannel, id: number, value: unknown): void {
 async function firstRequest(requests: RpcRequest[], count = 1): Promise<RpcRequest> {
   while (requests.length < count) await nextTurn();
   return requests[count - 1]!;
+}
+
+/** `channel`, counting the listeners registered on it and not yet removed. */
+function listenersOn(channel: IpcChannel): { channel: IpcChannel; count(): number } {
+  let count = 0;
+  const counted =
+    <L>(on: (listener: L) => () => void) =>
+    (listener: L) => {
+      const off = on(listener);
+      count++;
+      return () => {
+        count--;
+        off();
+      };
+    };
+  return {
+    channel: {
+      send: (message, onWritten) => channel.send(message, onWritten),
+      onMessage: counted((listener) => channel.onMessage(listener)),
+      onClose: counted((listener) => channel.onClose(listener)),
+      get closed() {
+        return channel.closed;
+      },
+      get backlog() {
+        return channel.backlog;
+      },
+    },
+    count: () => count,
+  };
 }
 
 function activeTimers(): number {
@@ -69,8 +99,9 @@ describe('RpcClient', { timeout: 5000 }, () => {
     await assert.rejects(rpc.call('lock.tryAcquire', 'job', 1000), StoreUnavailableError);
     assert.ok(performance.now() - startedAt >= 45);
     // A late answer finds nobody waiting and changes nothing.
+    const received = replica.received;
     answer(hub, (await firstRequest(requests)).id, true);
-    await sleep(5);
+    while (replica.received === received) await nextTurn();
     assert.equal(rpc.pending, 0);
     assert.equal(activeTimers(), timersBefore);
     rpc.close();
@@ -104,14 +135,15 @@ describe('RpcClient', { timeout: 5000 }, () => {
   it('fails waiting and later calls with ShuttingDownError after close(), and stops listening', async () => {
     const { replica, hub } = MemoryChannel.pair();
     const requests = fakeHub(hub);
-    const rpc = new RpcClient(replica);
+    const listening = listenersOn(replica);
+    const rpc = new RpcClient(listening.channel);
+    assert.equal(listening.count(), 2, 'messages and close');
     const call = rpc.call('lock.release', 'job');
     await firstRequest(requests);
     rpc.close();
     await assert.rejects(call, ShuttingDownError);
     await assert.rejects(rpc.call('lock.release', 'job'), ShuttingDownError);
-    answer(hub, requests[0]!.id, undefined);
-    await sleep(5);
+    assert.equal(listening.count(), 0);
   });
 
   it('refuses a call beyond maxPending at once, with a retryable error', async () => {

@@ -128,7 +128,7 @@ describe('WorkerTaskQueue', () => {
   test('an abort rejects with AbortError and frees the thread at once', async () => {
     const controller = new AbortController();
     const started = performance.now();
-    setTimeout(() => controller.abort(), 50);
+    setTimeout(() => controller.abort(), 50); // while the 5 s task runs on a loaded worker
     await assert.rejects(queue.run('calc.slow', 5_000, { signal: controller.signal }), { name: 'AbortError' });
     assert.ok(performance.now() - started < 1_000);
     await assert.rejects(queue.run('calc.square', 2, { signal: AbortSignal.abort() }), { name: 'AbortError' });
@@ -140,8 +140,9 @@ describe('WorkerTaskQueue start-up and shutdown', () => {
   test('a queue at its bound refuses new work with a retryable TaskQueueFullError', async () => {
     const queue = new WorkerTaskQueue({ app, appModule: APP_MODULE, minThreads: 1, maxThreads: 1, maxQueue: 1 });
     await queue.start();
+    // With the worker loaded, the slow task is running, not waiting: the queue holds only what follows.
+    assert.equal(await queue.run('calc.square', 2), 4);
     const running = queue.run('calc.slow', 300);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const queued = queue.run('calc.square', 3);
     await assert.rejects(queue.run('calc.square', 4), (error: unknown) => {
       assert.ok(error instanceof TaskQueueFullError);
@@ -169,9 +170,9 @@ describe('WorkerTaskQueue start-up and shutdown', () => {
   test('stop() lets running tasks finish, then refuses new ones', async () => {
     const queue = new WorkerTaskQueue({ app, appModule: APP_MODULE, maxThreads: 1 });
     await queue.start();
+    assert.equal(await queue.run('calc.square', 2), 4, 'the worker has loaded');
     const running = queue.run('calc.slow', 300);
     const queued = queue.run('calc.square', 6);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const stopped = queue.stop();
     await assert.rejects(queue.run('calc.square', 1), ShuttingDownError);
     await stopped;
@@ -181,9 +182,10 @@ describe('WorkerTaskQueue start-up and shutdown', () => {
 
   test('stop() gives up on a task that outlives stopTimeoutMs', async () => {
     const queue = new WorkerTaskQueue({ app, appModule: APP_MODULE, maxThreads: 1, stopTimeoutMs: 100 });
+    // A loaded worker starts the task at once, well within the 100 ms stop() waits.
+    assert.equal(await queue.run('calc.square', 2), 4);
     const running = queue.run('calc.slow', 5_000);
     running.catch(() => {});
-    await new Promise((resolve) => setTimeout(resolve, 600));
     const started = performance.now();
     await queue.stop();
     assert.ok(performance.now() - started < 1_000);

@@ -41,6 +41,7 @@ for (const mode of ['dev', 'start'] as const) {
       const first = await get('/declared');
       assert.equal(first.status, 200);
       assert.equal(first.cache, 'MISS');
+      // Age counts whole seconds: the time passing is what is tested.
       await sleep(1100);
       const second = await get('/declared');
       assert.equal(second.cache, 'HIT');
@@ -69,6 +70,7 @@ for (const mode of ['dev', 'start'] as const) {
       assert.equal(first.headers.get('cache-control'), 'public, max-age=60');
       const short = await get('/short');
       assert.equal((await get('/short')).cache, 'HIT');
+      // Past its max-age of 1 s: the time passing is what is tested.
       await sleep(1100);
       const later = await get('/short');
       assert.equal(later.cache, 'MISS');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCleave, startCleave } from '../helpers/spawn-cleave.ts';
+import { until } from '../helpers/wait.ts';
 import { openSocket } from '../helpers/ws-client.ts';
 
 async function exitOf(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -72,7 +73,12 @@ describe('cleave dev', () => {
     const socket = await openSocket(`${first.url.replace('http', 'ws')}/ws/echo`);
     await socket.next();
     const slow = fetch(`${first.url}/slow`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(
+      () => (first.logs.some((line) => line.msg === 'slow request started') ? true : undefined),
+      5000,
+      'the slow request is in flight',
+      10,
+    );
     const started = Date.now();
     const exitCode = first.stop('SIGTERM');
     const slowResponse = await slow;

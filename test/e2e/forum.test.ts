@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { requestFrom } from '../helpers/request-from.ts';
 import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
 import { openSocket } from '../helpers/ws-client.ts';
 
@@ -89,6 +90,25 @@ for (const mode of ['dev', 'start'] as const) {
       cookie = setCookie.split(';')[0] ?? '';
       ({ token } = (await ok.json()) as { token: string });
       assert.ok(token.split('.').length === 3);
+    });
+
+    it('answers 401 to a wrong password of any length, and its brute-force guard counts it (issue 12)', async () => {
+      // From an address of its own: the guard counts per address, and the tests above used 127.0.0.1.
+      const login = (body: unknown) => requestFrom(`${forum.url}/api/login`, '127.0.0.11', { method: 'POST', body });
+      // Sane bounds still hold, and a request refused for them is not a guess.
+      assert.equal((await login({ username: 'ada', password: '' })).status, 400);
+      assert.equal((await login({ username: 'ada', password: 'x'.repeat(100_000) })).status, 400);
+      assert.equal((await login({ username: 'ada\u0007', password: 'nope' })).status, 400, 'a name no store holds');
+      // Shorter than the sign-up policy's 8: the password is wrong, not the request.
+      const short = await login({ username: 'u', password: 'nope' });
+      assert.equal(short.status, 401);
+      assert.equal(short.json().error?.details?.reason, 'BAD_CREDENTIALS');
+      const statuses = [short.status];
+      for (const password of ['a', 'ab', 'abc', 'abcd', 'abcde', 'abcdef']) {
+        statuses.push((await login({ username: 'ada', password })).status);
+      }
+      // As with long wrong passwords (rate-limit.test.ts): five free retries, then a block.
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429]);
     });
 
     it('GET /api/me knows the user by cookie or token, else 401', async () => {

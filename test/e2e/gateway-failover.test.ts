@@ -14,6 +14,7 @@ import {
   type ReplicaProcess,
   type RunningGateway,
 } from '../fixtures/gateway-app/harness.ts';
+import { until } from '../helpers/wait.ts';
 
 async function kill9(replica: ReplicaProcess): Promise<void> {
   const exited = once(replica.child, 'exit');
@@ -23,6 +24,16 @@ async function kill9(replica: ReplicaProcess): Promise<void> {
 
 function requestLines(gateway: RunningGateway): Array<Record<string, unknown>> {
   return gateway.logs.filter((entry) => entry.msg === 'request');
+}
+
+/** The access-log line of `requestId`: written as the answer ends, so it may follow the answer by a moment. */
+function logged(gateway: RunningGateway, requestId: string): Promise<Record<string, unknown>> {
+  return until(
+    () => requestLines(gateway).find((entry) => entry.requestId === requestId),
+    2000,
+    `the access-log line of ${requestId}`,
+    10,
+  );
 }
 
 describe('gateway when replicas fail', { timeout: 90_000 }, () => {
@@ -56,9 +67,8 @@ describe('gateway when replicas fail', { timeout: 90_000 }, () => {
       error: { code: 'CLEAVE_UPSTREAM_TIMEOUT', message: 'api did not answer in time', requestId: 'slow-1' },
     });
     assert.ok(elapsed >= 380 && elapsed < 1500, `answered after ${Math.round(elapsed)} ms`);
-    await sleep(20);
-    const line = requestLines(gateway).find((entry) => entry.requestId === 'slow-1');
-    assert.equal(line?.retries, 0, 'a slow request is not sent to a second replica');
+    const line = await logged(gateway, 'slow-1');
+    assert.equal(line.retries, 0, 'a slow request is not sent to a second replica');
     assert.ok(
       [...gateway.replicas.values()].every((replica) => replica.healthy),
       'slowness is not a health failure',
@@ -89,6 +99,7 @@ describe('gateway when replicas fail', { timeout: 90_000 }, () => {
       }
     };
     const loops = Array.from({ length: 20 }, loop);
+    // Under way for a while before the kill, so the victim holds requests in flight when it dies.
     await sleep(500);
     await kill9(victim);
     killed = true;
@@ -116,10 +127,9 @@ describe('gateway when replicas fail', { timeout: 90_000 }, () => {
     assert.equal(answer.status, 200);
     assert.deepEqual((answer.json as { body: unknown }).body, { n: 1 });
     assert.equal(pidOf(answer), live.child.pid);
-    await sleep(20);
-    const line = requestLines(gateway).find((entry) => entry.requestId === 'post-refused');
-    assert.equal(line?.retries, 1);
-    assert.equal(line?.replica, live.id);
+    const line = await logged(gateway, 'post-refused');
+    assert.equal(line.retries, 1);
+    assert.equal(line.replica, live.id);
   });
 
   it('opens a WebSocket through another replica when the first refuses the connection', async () => {
@@ -149,8 +159,7 @@ describe('gateway when replicas fail', { timeout: 90_000 }, () => {
       error: { code: 'CLEAVE_UPSTREAM_UNAVAILABLE', message: 'no replica of api could answer', requestId: 'post-died' },
     });
     assert.equal(answer.headers['x-request-id'], 'post-died');
-    await sleep(20);
-    assert.equal(requestLines(gateway).find((entry) => entry.requestId === 'post-died')?.retries, 0);
+    assert.equal((await logged(gateway, 'post-died')).retries, 0);
     assert.equal(survivor.child.exitCode, null, 'the POST was not sent on to kill a second replica');
     assert.equal(survivor.child.signalCode, null);
     assert.equal((await call(gateway.port, '/pid')).status, 200, 'the survivor still answers');

@@ -14,6 +14,7 @@ import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { call, pidOf } from '../fixtures/gateway-app/client.ts';
 import { ReplicaCluster, startGateway, type RunningGateway } from '../fixtures/gateway-app/harness.ts';
+import { until } from '../helpers/wait.ts';
 
 const MiB = 1024 * 1024;
 
@@ -85,13 +86,17 @@ describe('gateway in front of replica processes', { timeout: 90_000 }, () => {
     const admin = await call(gateway.port, '/admin/pid');
     assert.equal(admin.status, 200);
     assert.ok(!apiPids.has(pidOf(admin)), 'admin is served by its own process');
-    await sleep(50);
-    const line = gateway.logs.find((entry) => entry.msg === 'request' && entry.path === '/admin/pid');
-    assert.equal(line?.service, 'admin');
-    assert.equal(line?.replica, 'admin#1');
-    assert.equal(line?.status, 200);
-    assert.equal(line?.retries, 0);
-    assert.equal(typeof line?.durationMs, 'number');
+    const line = await until(
+      () => gateway.logs.find((entry) => entry.msg === 'request' && entry.path === '/admin/pid'),
+      2000,
+      'the access-log line',
+      10,
+    );
+    assert.equal(line.service, 'admin');
+    assert.equal(line.replica, 'admin#1');
+    assert.equal(line.status, 200);
+    assert.equal(line.retries, 0);
+    assert.equal(typeof line.durationMs, 'number');
   });
 
   it('answers 400, 404 and 405 itself, as a replica would', async () => {

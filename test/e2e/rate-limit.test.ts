@@ -6,44 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { request as httpRequest } from 'node:http';
+import { requestFrom as call } from '../helpers/request-from.ts';
 import { type CleaveProcess, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
-
-/** One request from `address` (node:http binds it with localAddress), its status, headers and body. */
-function call(
-  url: string,
-  address: string,
-  init: { method?: 'GET' | 'POST'; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<{ status: number; header(name: string): string | undefined; json(): { error?: { code: string } } }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      {
-        method: init.method ?? 'GET',
-        localAddress: address,
-        headers: { 'content-type': 'application/json', ...init.headers },
-        agent: false,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            header: (name) => {
-              const value = res.headers[name];
-              return Array.isArray(value) ? value[0] : value;
-            },
-            json: () => JSON.parse(text) as { error?: { code: string } },
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body === undefined ? undefined : JSON.stringify(init.body));
-  });
-}
 
 for (const mode of ['dev', 'start'] as const) {
   describe(`rate limits (cleave ${mode})`, { timeout: 60_000 }, () => {

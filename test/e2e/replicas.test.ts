@@ -148,6 +148,7 @@ describe('replicas of one service around one hub', { timeout: 60_000 }, () => {
         ),
       );
     await eventually(async () => (await seenBy()).flat().length >= 3);
+    // All three arrived; a duplicate would come as soon, so a short bounded wait for none.
     await new Promise((resolve) => setTimeout(resolve, 100));
     const views = await seenBy();
     assert.deepEqual(

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fetchStatus } from '../../src/cli/status.ts';
 import { type CleaveProcess, niceOf, startCleave, stopLeavingNothing, titleOf } from '../helpers/spawn-cleave.ts';
-import { sleep } from '../helpers/wait.ts';
+import { sleep, until } from '../helpers/wait.ts';
 
 for (const mode of ['dev', 'start'] as const) {
   describe(`tasks (cleave ${mode})`, { timeout: 60_000 }, () => {
@@ -83,13 +83,20 @@ for (const mode of ['dev', 'start'] as const) {
 
       it('shows the task pool, its running tasks and its queue in cleave status', async () => {
         const requests = Array.from({ length: 3 }, () => fetch(`${app.url}/busy/500`));
-        await sleep(200);
-        const current = await fetchStatus(app.port);
-        const tasks = current.pools.find((pool) => pool.kind === 'tasks');
-        assert.equal(tasks?.service, 'work');
-        assert.equal(tasks?.inFlight, 1, 'one worker, one task at a time');
-        assert.equal(tasks?.queueDepth, 2);
-        assert.deepEqual(tasks?.replicas, { ready: 1, now: 1, desired: 1, min: 1, max: 1 });
+        // Once all three have arrived: running or waiting, status must tell which.
+        const tasks = await until(
+          async () => {
+            const pool = (await fetchStatus(app.port)).pools.find((candidate) => candidate.kind === 'tasks');
+            return (pool?.inFlight ?? 0) + (pool?.queueDepth ?? 0) >= 3 ? pool : undefined;
+          },
+          5000,
+          'three tasks in the pool',
+          20,
+        );
+        assert.equal(tasks.service, 'work');
+        assert.equal(tasks.inFlight, 1, 'one worker, one task at a time');
+        assert.equal(tasks.queueDepth, 2);
+        assert.deepEqual(tasks.replicas, { ready: 1, now: 1, desired: 1, min: 1, max: 1 });
         assert.deepEqual(
           (await Promise.all(requests)).map((res) => res.status),
           [200, 200, 200],
