@@ -178,6 +178,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone || this.#res.destroyed || (this.#req.destroyed && !this.#req.complete)) {
       // The client left first (or its upload broke): nobody to answer, and not the replica's fault.
       this.tap?.abandon();
+      this.#detachBody();
       this.#finished = true;
       return;
     }
@@ -202,6 +203,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.tap?.abandon();
       // Part of the response is out: a cut connection is the only honest signal left.
       this.#settings.log.warn({ err: error, requestId: this.requestId, failure }, 'upstream failed mid-response');
+      this.#detachBody();
       this.#res.destroy();
       this.#finished = true;
     } else {
@@ -258,19 +260,29 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
    */
   #bodyStream(): PassThrough {
     const body = new PassThrough();
-    const req = this.#req;
-    req.pipe(body);
+    // Its errors are undici's to report while undici reads it; before undici has it, or once it
+    // let go (a refused connect, an answer given), nobody listens, and an unheard 'error'
+    // would take the gateway down (review of issue 12).
+    body.on('error', ignore);
+    this.#req.pipe(body);
     // pipe() passes on the end, not a client that went away mid-body: undici must hear that.
-    req.once('close', () => {
-      if (!req.complete) body.destroy(new ClientClosedError('the client closed the connection mid-body'));
-    });
+    this.#req.once('close', this.#clientLeftMidBody);
     this.#body = body;
     return body;
   }
 
+  readonly #clientLeftMidBody = (): void => {
+    if (!this.#req.complete) this.#body?.destroy(new ClientClosedError('the client closed the connection mid-body'));
+  };
+
   /** Before the answer ends: the rest of the client's body is no replica's any more. */
   #detachBody(): void {
-    if (this.#body !== undefined && !this.#req.complete) this.#req.unpipe(this.#body);
+    const body = this.#body;
+    if (body === undefined) return;
+    this.#body = undefined;
+    this.#req.off('close', this.#clientLeftMidBody);
+    this.#req.unpipe(body);
+    body.destroy();
   }
 
   #releaseLease(): void {
@@ -278,3 +290,5 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#lease = undefined;
   }
 }
+
+function ignore(): void {}

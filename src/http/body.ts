@@ -12,6 +12,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   // Listeners rather than `for await`: leaving that loop early destroys the request, and with it
   // the connection, before the 413 is written. Stopped here, the rest of the body is read off by
   // the response (early-answer.ts).
+  // Earlier stages (sign-in, rate limit) await: the client may have left, or the body may have
+  // been read off, before this looks. Neither 'close' nor 'end' would come again.
+  if (req.destroyed || req.readableAborted) {
+    return Promise.reject(new ClientClosedError('the client closed the connection before its body was complete'));
+  }
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -61,7 +61,8 @@ export class ConnectionDrain {
   start(idleMs = DRAIN_IDLE_MS): void {
     if (this.#sweeper) return;
     this.#sweep(idleMs);
-    this.#sweeper = setInterval(() => this.#sweep(idleMs), SWEEP_EVERY_MS);
+    // Unref'd: the server's own close keeps the process alive while connections are open.
+    this.#sweeper = setInterval(() => this.#sweep(idleMs), SWEEP_EVERY_MS).unref();
   }
 
   stop(): void {

@@ -23,16 +23,20 @@ type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
 type Callback = () => void;
 
 export class EarlyAnswerResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  /** end() was called and waits for the body to be read off: a second call does nothing, as node's. */
+  #ending = false;
+
   override writeHead(statusCode: number, statusMessage?: string | Headers, headers?: Headers): this {
     // Node writes `Connection: close` from this flag (unless a header says otherwise).
     if (hasUnreadBody(this.req) && !discardable(this.req)) this.shouldKeepAlive = false;
-    return typeof statusMessage === 'string'
-      ? super.writeHead(statusCode, statusMessage, headers)
-      : super.writeHead(statusCode, statusMessage);
+    // Node sorts out which of its forms this is (message, headers, or both with either undefined).
+    return super.writeHead(statusCode, statusMessage as string, headers);
   }
 
   override end(chunk?: unknown, encoding?: BufferEncoding | Callback, callback?: Callback): this {
+    if (this.#ending) return this;
     if (!hasUnreadBody(this.req)) return super.end(chunk as never, encoding as never, callback as never);
+    this.#ending = true;
     if (typeof chunk === 'function') {
       callback = chunk as Callback;
     } else if (typeof encoding === 'function') {
@@ -42,7 +46,7 @@ export class EarlyAnswerResponse<Request extends IncomingMessage = IncomingMessa
     if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
       // The whole answer goes out now; only its end waits. Written by end() alone it would have
       // had a Content-Length: keep it, or the client could not tell the answer is complete.
-      if (!this.headersSent && !this.hasHeader('content-length')) {
+      if (!this.headersSent && !this.hasHeader('content-length') && !this.hasHeader('transfer-encoding')) {
         this.setHeader('content-length', Buffer.byteLength(chunk as string, encoding as BufferEncoding | undefined));
       }
       this.write(chunk, (encoding as BufferEncoding | undefined) ?? 'utf8');

@@ -65,6 +65,7 @@ export class HttpServer {
   private readonly hsts: boolean;
   private redirect: Server | undefined;
   private readonly drain = new ConnectionDrain();
+  private readonly sockets = new Set<Socket>();
 
   private readonly pipeline: RequestPipeline;
   private readonly hub: UpgradeHandler;
@@ -92,10 +93,21 @@ export class HttpServer {
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
     // An https.Server is an http.Server over TLS sockets: everything below works on both.
     this.server = options.tls
-      ? createHttpsServer({ ...httpOptions, ...secureOptions(options.tls) }, onRequest)
+      ? createHttpsServer(
+          // A client that opens TCP and never says hello is held no longer than one that never
+          // finishes its headers (node's own bound is two minutes).
+          { ...httpOptions, handshakeTimeout: httpOptions.headersTimeout, ...secureOptions(options.tls) },
+          onRequest,
+        )
       : createServer(httpOptions, onRequest);
     this.hsts = options.tls?.hsts ?? false;
     this.server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.drain.opened(socket));
+    // Every TCP connection, whatever became of it (a TLS handshake under way, a refused upgrade,
+    // a WebSocket): what node's closeAllConnections() does not know is cut at the end of a stop.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       this.drain.forget(socket);
       // An upgrade is a request too: refused for the same reasons, before the hub sees it.
@@ -156,12 +168,16 @@ export class HttpServer {
     this.drain.start();
     let graceTimer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, graceMs)));
-    await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), Promise.race([closed, graceOver])]);
-    clearTimeout(graceTimer);
-    this.drain.stop();
+    try {
+      await Promise.all([this.hub.stop(Math.min(graceMs, 2000)), Promise.race([closed, graceOver])]);
+    } finally {
+      clearTimeout(graceTimer);
+      this.drain.stop();
+    }
     if (this.meter.current > 0)
       this.log.warn({ inFlight: this.meter.current }, 'grace period over; cutting requests still in flight');
     this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
     await closed;
     // Now http's own close, for what it tidies (its timeout sweep); the listener is long closed.
     this.server.close(() => {});

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
@@ -130,6 +131,27 @@ describe('gateway when replicas fail', { timeout: 90_000 }, () => {
     const line = await logged(gateway, 'post-refused');
     assert.equal(line.retries, 1);
     assert.equal(line.replica, live.id);
+  });
+
+  it('survives a client that leaves mid-body after its 502 (issue 12 review)', async () => {
+    const [, , dead] = api as [ReplicaProcess, ReplicaProcess, ReplicaProcess];
+    const gateway = await gatewayFor([dead]);
+    // The 502 comes before the body is complete; then the client goes with its body unsent. An
+    // unheard error on the stream that carried that body would take the gateway (this process) down.
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.write(
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"n":',
+    );
+    await until(() => (/^HTTP\/1\.1 502 /.test(text) ? true : undefined), 5000, 'the 502');
+    socket.destroy();
+    await once(socket, 'close');
+    // Another loop turn or two for whatever the close sets off, then the gateway still answers.
+    await sleep(50);
+    const answer = await call(gateway.port, '/echo', { method: 'GET' });
+    assert.equal(answer.status, 405);
   });
 
   it('opens a WebSocket through another replica when the first refuses the connection', async () => {
