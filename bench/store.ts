@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { FileStore } from '../src/store/file.ts';
 import { MemoryStore } from '../src/store/memory.ts';
+import { PostgresStore } from '../src/store/postgres.ts';
+import pg from 'pg';
 import type { StoreBackend } from '../src/store/types.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -141,7 +143,41 @@ const memoryStore: Backend = {
   },
 };
 
-const backends = [fileStore, naiveAppend, memoryStore];
+/**
+ * PostgreSQL on this machine (BENCH_POSTGRES_URL), each run in schemas of its own, dropped
+ * after the read-back: what a store shared by every node costs next to the file store.
+ */
+const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+let postgresRuns = 0;
+const postgresStore: Backend = {
+  name: 'PostgresStore (shared)',
+  async open() {
+    const schemaPrefix = `bench_${process.pid}_${++postgresRuns}_`;
+    // One process's default pool: what each replica of a node holds.
+    const store = new PostgresStore({ url: POSTGRES_URL, schemaPrefix });
+    await store.start();
+    return {
+      put: (key, value) => store.put(COLLECTION, key, value),
+      close: () => store.stop(),
+      // A second store, as another process or node would read.
+      async readBack(sampleKeys) {
+        const reader = new PostgresStore({ url: POSTGRES_URL, schemaPrefix });
+        await reader.start();
+        try {
+          return { count: (await reader.list(COLLECTION)).length, samples: await sample(reader, sampleKeys) };
+        } finally {
+          await reader.stop();
+          const client = new pg.Client({ connectionString: POSTGRES_URL });
+          await client.connect();
+          await client.query(`DROP SCHEMA IF EXISTS "${schemaPrefix}cleave" CASCADE`);
+          await client.end();
+        }
+      },
+    };
+  },
+};
+
+const backends = [fileStore, naiveAppend, postgresStore, memoryStore];
 
 async function sample(store: StoreBackend, keys: string[]): Promise<Map<string, unknown>> {
   const found = new Map<string, unknown>();
@@ -306,9 +342,12 @@ const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 const ratios = CONCURRENCY.map((concurrency) => {
   const file = find(fileStore, concurrency);
   const naive = find(naiveAppend, concurrency);
+  const postgres = find(postgresStore, concurrency);
   return {
     concurrency,
     throughput: ratio(file.putsPerSecond, naive.putsPerSecond),
+    /** PostgresStore / FileStore puts per second: the price of a store every node shares. */
+    postgresVsFile: ratio(postgres.putsPerSecond, file.putsPerSecond),
     p50: ratio(file.p50Ms, naive.p50Ms),
     p99: ratio(file.p99Ms, naive.p99Ms),
   };
@@ -322,7 +361,7 @@ const summary = {
   warmupSeconds: WARMUP_S,
   valueBytes: VALUE_BYTES,
   results,
-  /** FileStore / naive durable append, per concurrency. */
+  /** FileStore / naive durable append, and PostgresStore / FileStore, per concurrency. */
   ratios,
 };
 mkdirSync(`${ROOT}/bench/results`, { recursive: true });
@@ -331,6 +370,8 @@ console.table(results);
 console.log(
   `FileStore / naive durable append: ` +
     ratios.map((r) => `×${r.concurrency} writers ${r.throughput}× puts/s, p99 ${r.p99}×`).join('; ') +
+    `; PostgresStore / FileStore: ` +
+    ratios.map((r) => `×${r.concurrency} ${r.postgresVsFile}× puts/s`).join(', ') +
     ` (${VALUE_BYTES} B values, ${DURATION_S} s each, ${summary.disk.fsType} on ${summary.disk.device}` +
     `${summary.disk.note === 'disk-backed' ? '' : ` — ${summary.disk.note}`}, ${summary.node}, ${summary.cpu})`,
 );

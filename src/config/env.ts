@@ -97,6 +97,18 @@ export const env = {
     );
   },
 
+  /** One of `choices`, or a URL with one of `protocols` (e.g. a store: `file` or `postgres://…`). */
+  choiceOrUrl<const T extends string>(choices: readonly T[], protocols: readonly string[], options: Common<T> = {}) {
+    return schema(
+      withDefault<string>(options, (raw) => {
+        if ((choices as readonly string[]).includes(raw)) return { value: raw };
+        if (URL.canParse(raw) && protocols.includes(new URL(raw).protocol)) return { value: raw };
+        // Never echo what isn't a choice: it may be a URL with a password in it.
+        return { problem: `must be one of ${choices.join(', ')} or a ${protocols.join(' / ')}// URL` };
+      }),
+    );
+  },
+
   url(options: Common<string> = {}) {
     return schema(
       withDefault<string>(options, (raw) =>

@@ -9,8 +9,15 @@ export const runtimeConfigSpec = {
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   /** One JSON line per request on stdout; off when something in front already logs them. */
   CLEAVE_ACCESS_LOG: env.bool({ default: true }),
-  /** Where service data lives: memory (lost on stop) or file (append log + snapshot). */
-  CLEAVE_STORE: env.oneOf(['memory', 'file'], { default: 'memory' }),
+  /**
+   * Where service data lives: memory (lost on stop), file (append log + snapshot), or a
+   * PostgreSQL URL (`postgres://user:password@host/database`) that every node shares.
+   */
+  CLEAVE_STORE: env.choiceOrUrl(['memory', 'file'], ['postgres:', 'postgresql:'], { default: 'memory' }),
+  /** PostgreSQL store: most connections each process holds. */
+  CLEAVE_STORE_POOL_MAX: env.int({ default: 4, min: 1, max: 1000 }),
+  /** PostgreSQL store: a statement or a connection attempt taking longer is answered 503. */
+  CLEAVE_STORE_TIMEOUT_MS: env.int({ default: 5000, min: 10, max: 600_000 }),
   CLEAVE_DATA_DIR: env.string({ default: '.cleave/data' }),
   /** Signs sessions and bearer tokens; at least 32 characters. Unset: random per start. */
   CLEAVE_SECRET: env.optional(),

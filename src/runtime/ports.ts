@@ -1,6 +1,7 @@
-// The backing services a runtime talks through. The embedded set keeps all in
-// this process; the IPC set reaches the supervisor's, so every replica of a
-// split app shares one bus, one store and one set of locks.
+// The backing services a runtime talks through, built from config in one place. The
+// embedded set keeps all in this process; the IPC set reaches the supervisor's, so every
+// replica of a split app shares one bus, one store and one set of locks. A store on a server
+// (PostgreSQL) is opened by each process itself, in either set.
 
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -22,6 +23,7 @@ import { coalesceReads } from '../store/coalesce.ts';
 import { FileStore } from '../store/file.ts';
 import { IpcStore } from '../store/ipc.ts';
 import { MemoryStore } from '../store/memory.ts';
+import { PostgresStore } from '../store/postgres.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { RemoteActions } from '../calls/remote-actions.ts';
 
@@ -39,27 +41,50 @@ export interface Ports {
   close(): Promise<void>;
 }
 
-/** Everything in this process: the monolith, and the supervisor's own backends. */
-export function embeddedPorts(config: RuntimeConfig, log: Logger): Ports {
+/** Everything in this process (the monolith), but the store when it is a shared server. */
+export function embeddedPorts(config: RuntimeConfig, log: Logger, services: readonly string[]): Ports {
   return {
     bus: new MemoryBus({
       onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
     }),
-    store: coalesceReads(embeddedStore(config, log)),
+    store: coalesceReads(storeOf(config, log, services)),
     lock: new MemoryLock(),
     rateCounters: new MemoryRateCounters(),
     close: async () => {},
   };
 }
 
-export function embeddedStore(config: RuntimeConfig, log: Logger): StoreBackend {
-  if (config.CLEAVE_STORE === 'memory') return new MemoryStore();
-  const dir = isAbsolute(config.CLEAVE_DATA_DIR) ? config.CLEAVE_DATA_DIR : resolve(config.CLEAVE_DATA_DIR);
-  return new FileStore({ dir, log });
+/**
+ * The store CLEAVE_STORE names, for `services` (their schemas are made at start). Memory and
+ * file live in one process: the monolith's, or the supervisor's, which replicas reach over
+ * IPC. PostgreSQL is opened by every process itself (sharedStore).
+ */
+export function storeOf(config: RuntimeConfig, log: Logger, services: readonly string[]): StoreBackend {
+  const target = config.CLEAVE_STORE;
+  if (target === 'memory') return new MemoryStore();
+  if (target === 'file') {
+    const dir = isAbsolute(config.CLEAVE_DATA_DIR) ? config.CLEAVE_DATA_DIR : resolve(config.CLEAVE_DATA_DIR);
+    return new FileStore({ dir, log });
+  }
+  return new PostgresStore({
+    url: target,
+    schemas: services,
+    poolMax: config.CLEAVE_STORE_POOL_MAX,
+    timeoutMs: config.CLEAVE_STORE_TIMEOUT_MS,
+    log,
+  });
 }
 
-/** A replica's ports: the supervisor's hub at the other end of `channel`. */
-export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig): Ports {
+/** True when each process opens the store itself rather than through the supervisor. */
+export function isSharedStore(config: RuntimeConfig): boolean {
+  return config.CLEAVE_STORE !== 'memory' && config.CLEAVE_STORE !== 'file';
+}
+
+/**
+ * A replica's ports: the supervisor's hub at the other end of `channel`, but a shared store
+ * (PostgreSQL) reached directly, so the supervisor is no hop on every read.
+ */
+export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig, service: string): Ports {
   const rpc = new RpcClient(channel);
   const remoteActions = new RemoteActions({
     channel,
@@ -71,7 +96,7 @@ export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig
     bus: new IpcBus(channel, {
       onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
     }),
-    store: new IpcStore(rpc),
+    store: isSharedStore(config) ? coalesceReads(storeOf(config, log, [service])) : new IpcStore(rpc),
     lock: new IpcLock(rpc),
     tasks: new IpcTaskQueue(rpc),
     rateCounters: new IpcRateCounters(rpc),

@@ -64,7 +64,13 @@ export class Runtime {
     if (auth.ephemeral) log.warn('CLEAVE_SECRET is not set: sessions use a random key and end when the process stops');
     const router = new Router(app);
 
-    const ports = this.options.ports ?? embeddedPorts(config, log);
+    const ports =
+      this.options.ports ??
+      embeddedPorts(
+        config,
+        log,
+        app.services.map((service) => service.name),
+      );
     this.ports = ports;
     await ports.bus.start();
     await ports.store.start();

@@ -31,7 +31,7 @@ class CoalescingStore implements StoreBackend {
   }
 
   list(collection: string, options: ListOptions = {}): Promise<StoredRecord[]> {
-    const signature = `list:${JSON.stringify([options.prefix ?? null, options.limit ?? null])}`;
+    const signature = `list:${JSON.stringify([options.prefix ?? null, options.limit ?? null, options.after ?? null])}`;
     return this.share(collection, signature, () => this.backend.list(collection, options));
   }
 

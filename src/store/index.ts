@@ -7,5 +7,7 @@ export type { UpdateOptions } from './collection.ts';
 export { MemoryStore } from './memory.ts';
 export { FileStore } from './file.ts';
 export type { FileStoreOptions } from './file.ts';
+export { PostgresStore } from './postgres.ts';
+export type { PostgresStoreOptions } from './postgres.ts';
 export { coalesceReads } from './coalesce.ts';
 export { IpcStore } from './ipc.ts';

@@ -2,6 +2,7 @@
 // IPC hub, so all replicas read and write one source of truth. Conflicts come back as
 // StoreConflictError, and a supervisor that stops answering as StoreUnavailableError.
 
+import { checkListOptions } from './list-keys.ts';
 import type { RpcClient } from '../ipc/rpc-client.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
 
@@ -34,10 +35,7 @@ export class IpcStore implements StoreBackend {
   async list(collection: string, options: ListOptions = {}): Promise<StoredRecord[]> {
     // Checked here as the in-process stores check it: a caller's mistake is a RangeError
     // with the caller's stack, not an internal error from across the channel.
-    const { limit } = options;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new RangeError(`list limit must be a non-negative integer, got ${limit}`);
-    }
+    checkListOptions(options);
     return this.#rpc.call('store.list', collection, options);
   }
 }

@@ -21,6 +21,11 @@ export interface ListOptions {
   prefix?: string;
   /** At most this many records, in ascending key order. */
   limit?: number;
+  /**
+   * Only keys after this one: the next page starts after the last key of the one before,
+   * so a page is never skewed by records written or deleted in between.
+   */
+  after?: string;
 }
 
 /** A backend stores records for many collections. */

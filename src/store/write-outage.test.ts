@@ -17,7 +17,7 @@ describe('WriteOutage', () => {
   it('logs the error once per outage and one line when writes resume', () => {
     let now = 1000;
     const { lines, log } = recorded();
-    const outage = new WriteOutage(log, { file: '/data/log.jsonl' }, () => now);
+    const outage = new WriteOutage(log, { file: '/data/log.jsonl' }, { now: () => now });
     outage.succeeded();
     assert.equal(lines.length, 0, 'nothing to say without an outage');
 

@@ -1,11 +1,19 @@
-// What the log hears while a store can't write (a full disk, a failing one): the full error,
-// path and errno, once when writes start failing and again only if the reason changes, then
-// one line when a write succeeds again. Every refused write is answered with a 503 anyway;
-// an error line per request would bury the one that says why.
+// What the log hears while a store can't write (a full disk, a failing one, a database that
+// is down): the full error, once when writes start failing and again only if the reason
+// changes, then one line when a write succeeds again. Every refused write is answered with a
+// 503 anyway; an error line per request would bury the one that says why.
 
 export interface OutageLog {
   error(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
+}
+
+export interface OutageOptions {
+  now?: () => number;
+  /** The line that opens an outage. */
+  failedMessage?: string;
+  /** The line that closes one. */
+  resumedMessage?: string;
 }
 
 export class WriteOutage {
@@ -13,14 +21,19 @@ export class WriteOutage {
   /** Fields every line carries, e.g. the store's file. */
   readonly #context: object;
   readonly #now: () => number;
+  readonly #failedMessage: string;
+  readonly #resumedMessage: string;
   #since: number | undefined;
   #reason: string | undefined;
   #failedWrites = 0;
 
-  constructor(log: OutageLog, context: object, now: () => number = Date.now) {
+  constructor(log: OutageLog, context: object, options: OutageOptions = {}) {
     this.#log = log;
     this.#context = context;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#failedMessage =
+      options.failedMessage ?? 'store cannot write to disk; writes are answered 503 and retried with each new one';
+    this.#resumedMessage = options.resumedMessage ?? 'store writes resumed';
   }
 
   /** `writes`: how many callers this failure refused. */
@@ -30,17 +43,14 @@ export class WriteOutage {
     if (this.#since !== undefined && reason === this.#reason) return;
     this.#since ??= this.#now();
     this.#reason = reason;
-    this.#log.error(
-      { ...this.#context, err: error },
-      'store cannot write to disk; writes are answered 503 and retried with each new one',
-    );
+    this.#log.error({ ...this.#context, err: error }, this.#failedMessage);
   }
 
   succeeded(): void {
     if (this.#since === undefined) return;
     this.#log.info(
       { ...this.#context, failedWrites: this.#failedWrites, outageMs: this.#now() - this.#since },
-      'store writes resumed',
+      this.#resumedMessage,
     );
     this.#since = undefined;
     this.#reason = undefined;

@@ -20,7 +20,7 @@ import { DecisionLog } from '../autoscale/decision-log.ts';
 import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { IpcHub } from '../ipc/hub.ts';
 import { MemoryLock } from '../lock/memory.ts';
-import { embeddedStore } from '../runtime/ports.ts';
+import { storeOf } from '../runtime/ports.ts';
 import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { AdminServer } from './admin-server.ts';
@@ -92,7 +92,15 @@ export class Supervisor {
   async start(): Promise<GatewayAddress | undefined> {
     const { app, appModule, config, log, out } = this.#options;
     app.config?.load();
-    this.#store = coalesceReads(embeddedStore(config, log));
+    // PostgreSQL: replicas open it themselves, but the supervisor makes every service's
+    // schema once, and an unreachable server stops the start before anything is forked.
+    this.#store = coalesceReads(
+      storeOf(
+        config,
+        log,
+        app.services.map((service) => service.name),
+      ),
+    );
     await this.#store.start();
     const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
     this.#socketDir = await makeSocketDir();
