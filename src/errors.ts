@@ -318,6 +318,17 @@ export class SupervisorUnavailableError extends CleaveError {
   override readonly retryable = true;
 }
 
+/**
+ * The Redis that CLEAVE_REDIS_URL names can't be reached at start: a node that would count
+ * rate limits and hold cron locks on its own must not start as if it shared them.
+ */
+export class RedisUnavailableError extends CleaveError {
+  readonly code = 'CLEAVE_REDIS_UNAVAILABLE';
+  readonly status = 503;
+  readonly source = 'internal';
+  override readonly retryable = true;
+}
+
 /** The public port can't be bound: in use by another process, or not ours to take. */
 export class ListenFailedError extends CleaveError {
   readonly code = 'CLEAVE_LISTEN_FAILED';

@@ -109,6 +109,16 @@ export const env = {
     );
   },
 
+  /** A server's URL with one of `protocols`, or undefined when unset (e.g. `redis://…`). */
+  optionalServerUrl(protocols: readonly string[]) {
+    return schema<string | undefined>((raw) => {
+      if (raw === undefined || raw === '') return { value: undefined };
+      if (URL.canParse(raw) && protocols.includes(new URL(raw).protocol)) return { value: raw };
+      // Never echo it: it may hold a password.
+      return { problem: `must be a ${protocols.join(' / ')}// URL` };
+    });
+  },
+
   url(options: Common<string> = {}) {
     return schema(
       withDefault<string>(options, (raw) =>

@@ -18,6 +18,13 @@ export const runtimeConfigSpec = {
   CLEAVE_STORE_POOL_MAX: env.int({ default: 4, min: 1, max: 1000 }),
   /** PostgreSQL store: a statement or a connection attempt taking longer is answered 503. */
   CLEAVE_STORE_TIMEOUT_MS: env.int({ default: 5000, min: 10, max: 600_000 }),
+  /**
+   * Redis every node shares for rate-limit counters and cron locks
+   * (`redis://[:password@]host:6379[/db]`, `rediss://` for TLS). Unset: kept by this node.
+   */
+  CLEAVE_REDIS_URL: env.optionalServerUrl(['redis:', 'rediss:']),
+  /** Redis: a call taking longer is given up (a count then falls back to this process's). */
+  CLEAVE_REDIS_TIMEOUT_MS: env.int({ default: 500, min: 10, max: 60_000 }),
   CLEAVE_DATA_DIR: env.string({ default: '.cleave/data' }),
   /** Signs sessions and bearer tokens; at least 32 characters. Unset: random per start. */
   CLEAVE_SECRET: env.optional(),

@@ -21,6 +21,7 @@ import { Authenticator } from '../http/auth.ts';
 import { RateLimiter } from '../http/rate-limit.ts';
 import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcRateCounters } from '../ratelimit/ipc.ts';
+import { rateCountersOf, redisOf } from '../runtime/redis-ports.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 
@@ -37,9 +38,12 @@ const tls = await loadTls(config);
 // Answers from the cache need what a replica would check first: sign-in where the route asks
 // for it, and the same limits, at the same counters, as the replicas'.
 const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
+// On a shared Redis when there is one, as the replicas' are.
+const redis = redisOf(config, log, app.name);
+await redis?.start();
 const limiter = new RateLimiter({
   app,
-  counters: new IpcRateCounters(new RpcClient(channel)),
+  counters: rateCountersOf(redis, new IpcRateCounters(new RpcClient(channel))),
   trustedProxies: TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES),
   env: config,
 });
@@ -93,7 +97,7 @@ channel.send({ cleave: PROTOCOL_VERSION, type: 'watch-replicas' });
 const grace = config.CLEAVE_STOP_GRACE_MS;
 let listeningPort: number | undefined;
 exitWithParent({
-  beforeExit: () => gateway.stop(1000),
+  beforeExit: () => gateway.stop(1000).finally(() => redis?.stop()),
   graceMs: 2000,
   // The socket of `cleave status` is named after the port, which only this process knows
   // once its supervisor was killed.
@@ -101,7 +105,7 @@ exitWithParent({
     if (listeningPort !== undefined) rmSync(adminSocketPath(listeningPort), { force: true });
   },
 });
-stopOnSignals(() => gateway.stop(grace), { log, graceMs: grace });
+stopOnSignals(() => gateway.stop(grace).finally(() => redis?.stop()), { log, graceMs: grace });
 // Listening only once the replicas are known, so a restarted gateway never answers 502 for
 // want of a replica that was there all along.
 await known;

@@ -117,8 +117,8 @@ export class RateLimiter {
             }
           }
         } else if (status < 400 && name !== undefined) {
-          await counters.reset(`${base}:user:${name}:ip:${ip}:fails`);
-          await counters.reset(`${base}:user:${name}:fails`);
+          await counters.reset(`${base}:user:${name}:ip:${ip}:fails`, FAILURE_MEMORY_MS);
+          await counters.reset(`${base}:user:${name}:fails`, FAILURE_MEMORY_MS);
         }
       },
     };

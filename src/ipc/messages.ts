@@ -35,7 +35,7 @@ export interface RpcMethods {
   'rate.hit': { args: [key: string, points: number, durationMs: number]; result: Count };
   'rate.blockedFor': { args: [key: string]; result: number };
   'rate.block': { args: [key: string, ms: number]; result: void };
-  'rate.reset': { args: [key: string]; result: void };
+  'rate.reset': { args: [key: string, durationMs: number]; result: void };
 }
 
 export type RpcMethod = keyof RpcMethods;

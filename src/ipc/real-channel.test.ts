@@ -12,6 +12,8 @@ import { IpcBus } from '../bus/ipc.ts';
 import { ShuttingDownError, StoreUnavailableError } from '../errors.ts';
 import { lockContract } from '../lock/contract.ts';
 import { IpcLock } from '../lock/ipc.ts';
+import { rateCountersContract } from '../ratelimit/contract.ts';
+import { IpcRateCounters } from '../ratelimit/ipc.ts';
 import { storeContract } from '../store/contract.ts';
 import { IpcStore } from '../store/ipc.ts';
 import { channelOfChild, type IpcChannel } from './channel.ts';
@@ -97,6 +99,13 @@ for (const serialization of ['advanced', 'json'] as const) {
     const hub = await lockHub();
     await hub.reset();
     return new IpcLock(hub.rpc);
+  });
+
+  const rateHub = lazyHub(serialization);
+  rateCountersContract(`IpcRateCounters over a real IPC channel (${serialization})`, async () => {
+    const hub = await rateHub();
+    await hub.reset();
+    return new IpcRateCounters(hub.rpc);
   });
 
   const busHub = lazyHub(serialization);

@@ -2,6 +2,7 @@
 // whole app holds a name at a time (what makes a cron tick run once).
 
 import type { RpcClient } from '../ipc/rpc-client.ts';
+import { checkTtl } from './ttl.ts';
 import type { Lock } from './types.ts';
 
 export class IpcLock implements Lock {
@@ -13,11 +14,8 @@ export class IpcLock implements Lock {
   }
 
   async tryAcquire(name: string, ttlMs: number): Promise<boolean> {
-    // Checked before crossing: JSON would turn NaN and Infinity into null, and a RangeError
-    // from the supervisor would come back as an internal error.
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-      throw new RangeError(`lock ttlMs must be a positive number, got ${ttlMs}`);
-    }
+    // Checked before crossing: a RangeError from the supervisor would come back as an internal error.
+    checkTtl(ttlMs);
     return this.#rpc.call('lock.tryAcquire', name, ttlMs);
   }
 

@@ -1,6 +1,7 @@
 // The Lock port inside one process: enough for a monolith, and the reference
 // every shared adapter (supervisor, NATS KV, Redis) must behave like.
 
+import { checkTtl } from './ttl.ts';
 import type { Lock } from './types.ts';
 
 export interface MemoryLockOptions {
@@ -26,9 +27,7 @@ export class MemoryLock implements Lock {
    * answers false even from the caller that holds it.
    */
   async tryAcquire(name: string, ttlMs: number): Promise<boolean> {
-    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-      throw new RangeError(`lock ttlMs must be a positive number, got ${ttlMs}`);
-    }
+    checkTtl(ttlMs);
     const now = this.#now();
     this.#sweepIfLarge(now);
     const expiresAt = this.#leases.get(name);

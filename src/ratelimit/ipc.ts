@@ -23,7 +23,7 @@ export class IpcRateCounters implements RateCounters {
     return this.#rpc.call('rate.block', key, ms);
   }
 
-  reset(key: string): Promise<void> {
-    return this.#rpc.call('rate.reset', key);
+  reset(key: string, durationMs: number): Promise<void> {
+    return this.#rpc.call('rate.reset', key, durationMs);
   }
 }

@@ -15,6 +15,10 @@ export interface RateCounters {
   /** How long `key` is still blocked; 0 when it isn't. */
   blockedFor(key: string): Promise<number>;
   block(key: string, ms: number): Promise<void>;
-  /** Forgets `key`'s count (a successful login resets its username's failures). */
-  reset(key: string): Promise<void>;
+  /**
+   * Forgets `key`'s count in its window of `durationMs` (a successful login resets its
+   * username's failures). Named by its length, as hit() names it: a process that never hit
+   * the key (another node's) must still find the count to forget.
+   */
+  reset(key: string, durationMs: number): Promise<void>;
 }

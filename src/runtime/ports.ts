@@ -1,7 +1,8 @@
 // The backing services a runtime talks through, built from config in one place. The
 // embedded set keeps all in this process; the IPC set reaches the supervisor's, so every
-// replica of a split app shares one bus, one store and one set of locks. A store on a server
-// (PostgreSQL) is opened by each process itself, in either set.
+// replica of a split app shares one bus, one store and one set of locks. What lives on a
+// server every node shares (the store on PostgreSQL; rate counters and locks on Redis) is
+// opened by each process itself, in either set.
 
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +25,8 @@ import { FileStore } from '../store/file.ts';
 import { IpcStore } from '../store/ipc.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { PostgresStore } from '../store/postgres.ts';
+import { RedisLock } from '../lock/redis.ts';
+import { rateCountersOf, redisOf } from './redis-ports.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { RemoteActions } from '../calls/remote-actions.ts';
 
@@ -37,20 +40,32 @@ export interface Ports {
   rateCounters: RateCounters;
   /** Where the actions of services running elsewhere are called (split mode). */
   remoteActions?: RemoteActions;
-  /** Releases what the set itself owns beyond the three (an RPC client). */
+  /** Connects what the set itself owns (Redis); unreachable is a RedisUnavailableError. */
+  start(): Promise<void>;
+  /** Releases what the set itself owns beyond the bus and store (an RPC client, Redis). */
   close(): Promise<void>;
 }
 
-/** Everything in this process (the monolith), but the store when it is a shared server. */
-export function embeddedPorts(config: RuntimeConfig, log: Logger, services: readonly string[]): Ports {
+/** Which app a process serves, as its ports need it. */
+export interface PortsScope {
+  /** The app's name: its keys on a shared Redis. */
+  app: string;
+  /** The services this process runs (their schemas are made at start). */
+  services: readonly string[];
+}
+
+/** Everything in this process (the monolith), but what lives on a server every node shares. */
+export function embeddedPorts(config: RuntimeConfig, log: Logger, scope: PortsScope): Ports {
+  const redis = redisOf(config, log, scope.app);
   return {
     bus: new MemoryBus({
       onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
     }),
-    store: coalesceReads(storeOf(config, log, services)),
-    lock: new MemoryLock(),
-    rateCounters: new MemoryRateCounters(),
-    close: async () => {},
+    store: coalesceReads(storeOf(config, log, scope.services)),
+    lock: redis ? new RedisLock(redis) : new MemoryLock(),
+    rateCounters: rateCountersOf(redis, new MemoryRateCounters()),
+    start: async () => redis?.start(),
+    close: async () => redis?.stop(),
   };
 }
 
@@ -81,11 +96,13 @@ export function isSharedStore(config: RuntimeConfig): boolean {
 }
 
 /**
- * A replica's ports: the supervisor's hub at the other end of `channel`, but a shared store
- * (PostgreSQL) reached directly, so the supervisor is no hop on every read.
+ * A replica's ports: the supervisor's hub at the other end of `channel`, but what lives on a
+ * shared server (PostgreSQL, Redis) reached directly, so the supervisor is no hop on every
+ * call. While Redis can't answer, the supervisor's counters are the node's fallback.
  */
-export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig, service: string): Ports {
+export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig, scope: PortsScope): Ports {
   const rpc = new RpcClient(channel);
+  const redis = redisOf(config, log, scope.app);
   const remoteActions = new RemoteActions({
     channel,
     log,
@@ -96,12 +113,14 @@ export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig
     bus: new IpcBus(channel, {
       onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
     }),
-    store: isSharedStore(config) ? coalesceReads(storeOf(config, log, [service])) : new IpcStore(rpc),
-    lock: new IpcLock(rpc),
+    store: isSharedStore(config) ? coalesceReads(storeOf(config, log, scope.services)) : new IpcStore(rpc),
+    lock: redis ? new RedisLock(redis) : new IpcLock(rpc),
     tasks: new IpcTaskQueue(rpc),
-    rateCounters: new IpcRateCounters(rpc),
+    rateCounters: rateCountersOf(redis, new IpcRateCounters(rpc)),
+    start: async () => redis?.start(),
     close: async () => {
       await remoteActions.stop();
+      await redis?.stop();
       rpc.close();
     },
   };

@@ -37,7 +37,7 @@ const runtime = new Runtime({
   config,
   log,
   services: [service],
-  ports: ipcPorts(channel, log, config, service),
+  ports: ipcPorts(channel, log, config, { app: app.name, services: [service] }),
   listen: { path: socketPath },
 });
 exitWithParent({ beforeExit: () => runtime.stop(), graceMs: config.CLEAVE_STOP_GRACE_MS });

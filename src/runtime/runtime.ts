@@ -66,12 +66,9 @@ export class Runtime {
 
     const ports =
       this.options.ports ??
-      embeddedPorts(
-        config,
-        log,
-        app.services.map((service) => service.name),
-      );
+      embeddedPorts(config, log, { app: app.name, services: app.services.map((service) => service.name) });
     this.ports = ports;
+    await ports.start();
     await ports.bus.start();
     await ports.store.start();
     // Split: the supervisor's worker pools, reached over IPC. Together: this process's threads.

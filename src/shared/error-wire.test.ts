@@ -31,6 +31,7 @@ const samples: errors.CleaveError[] = [
   new errors.RateLimitedError('slow down', 30),
   new errors.UriTooLongError('too long'),
   new errors.SupervisorUnavailableError('no supervisor serves port 3000'),
+  new errors.RedisUnavailableError('cannot use Redis at redis://127.0.0.1:6379/: ECONNREFUSED'),
   new errors.ShuttingDownError('stopping'),
   new errors.HandlerTimeoutError(100),
   new errors.CallTimeoutError('users.profile', 250),

@@ -50,6 +50,7 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   CLEAVE_APP_INVALID: (w) => new errors.AppDefinitionError(w.message),
   CLEAVE_LISTEN_FAILED: (w) => new errors.ListenFailedError(w.message),
   CLEAVE_SUPERVISOR_UNAVAILABLE: (w) => new errors.SupervisorUnavailableError(w.message),
+  CLEAVE_REDIS_UNAVAILABLE: (w) => new errors.RedisUnavailableError(w.message),
   CLEAVE_SHUTTING_DOWN: (w) => new errors.ShuttingDownError(w.message),
   CLEAVE_UPSTREAM_UNAVAILABLE: (w) => new errors.UpstreamUnavailableError(w.message),
   CLEAVE_UPSTREAM_TIMEOUT: (w) => new errors.UpstreamTimeoutError(w.message),

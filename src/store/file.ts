@@ -17,8 +17,7 @@ import { applyRecord, encodeRecord } from './log-record.ts';
 import type { LogRecord, StoredJson, Tables } from './log-record.ts';
 import { syncDir, writeSnapshot } from './snapshot.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
-import { WriteOutage } from './write-outage.ts';
-import type { OutageLog } from './write-outage.ts';
+import { Outage, type OutageLog } from '../shared/outage.ts';
 
 /** A pino logger fits. Each level missing goes to process.emitWarning. */
 export interface FileStoreLog extends RecoveryLog {
@@ -85,13 +84,13 @@ export class FileStore implements StoreBackend {
   private logLength = 0;
   /** True when a failed write may have left bytes past logLength that cutting them off didn't remove. */
   private logTailUnknown = false;
-  private readonly outage: WriteOutage;
+  private readonly outage: Outage;
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
     this.log = options.log ?? defaultLog;
     this.compactAfter = options.compactAfter ?? 10_000;
-    this.outage = new WriteOutage(outageLog(this.log), { dir: this.dir, file: join(this.dir, LOG_FILE) });
+    this.outage = new Outage(outageLog(this.log), { dir: this.dir, file: join(this.dir, LOG_FILE) });
     if (!Number.isInteger(this.compactAfter) || this.compactAfter < 1) {
       throw new RangeError(`compactAfter must be a positive integer, got ${options.compactAfter}`);
     }

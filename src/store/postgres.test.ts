@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { StoreConflictError, StoreUnavailableError } from '../errors.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.ts';
-import { startCutProxy } from '../../test/helpers/cut-proxy.ts';
+import { cutProxyFor } from '../../test/helpers/cut-proxy.ts';
 import { coalesceReads } from './coalesce.ts';
 import { storeContract } from './contract.ts';
 import { PostgresStore } from './postgres.ts';
@@ -97,17 +97,14 @@ describe('PostgresStore', { timeout: 30_000 }, () => {
   });
 
   it('answers 503 at once while PostgreSQL is cut off, and recovers by itself once it is back', async () => {
-    const target = new URL(database.url);
-    const proxy = await startCutProxy({ host: target.hostname, port: Number(target.port) });
-    const url = new URL(database.url);
-    url.port = String(proxy.port);
+    const { proxy, url } = await cutProxyFor(database.url, 5432);
     const lines: string[] = [];
     const log = {
       error: (_: object, msg: string) => void lines.push(msg),
       info: (_: object, msg: string) => void lines.push(msg),
       debug: () => {},
     };
-    const store = freshStore({ url: url.href, timeoutMs: 2000, log });
+    const store = freshStore({ url: url, timeoutMs: 2000, log });
     await store.start();
     try {
       await store.put('posts/items', 'before', 1);

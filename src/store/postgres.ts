@@ -9,9 +9,10 @@ import pg from 'pg';
 import { StoreConflictError, StoreUnavailableError } from '../errors.ts';
 import { checkListOptions } from './list-keys.ts';
 import { ddlOf, placementOf, prefixEnd, quoted, type Placement } from './postgres-layout.ts';
-import { isUnavailable, reasonOf, redactedUrl } from './postgres-errors.ts';
+import { reasonOf, redactedUrl } from '../shared/server-errors.ts';
+import { isUnavailable } from './postgres-errors.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
-import { WriteOutage, type OutageLog } from './write-outage.ts';
+import { Outage, type OutageLog } from '../shared/outage.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`; the usual PG* variables fill what it leaves out. */
@@ -50,7 +51,7 @@ export class PostgresStore implements StoreBackend {
   #pool: pg.Pool | undefined;
   /** schema -> its DDL, run once per process. */
   readonly #ready = new Map<string, Promise<void>>();
-  readonly #outage: WriteOutage | undefined;
+  readonly #outage: Outage | undefined;
   readonly #tables = new Map<string, Table>();
 
   constructor(options: PostgresStoreOptions) {
@@ -59,7 +60,7 @@ export class PostgresStore implements StoreBackend {
     const { log } = options;
     this.#outage =
       log &&
-      new WriteOutage(
+      new Outage(
         log,
         { store: redactedUrl(options.url) },
         {

@@ -11,7 +11,7 @@ import {
   childPids,
   type CleaveProcess,
   isRunning,
-  runCleave,
+  runToExit,
   startCleave,
   stopLeavingNothing,
   titleOf,
@@ -90,11 +90,10 @@ describe('cleave start on a port in use', () => {
     await once(blocker, 'listening');
     const { port } = blocker.address() as { port: number };
     try {
-      const child = runCleave(['start', 'test/fixtures/replicated'], { PORT: String(port), HOST: '127.0.0.1' });
-      let stderr = '';
-      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout?.resume();
-      const [code] = (await once(child, 'close')) as [number];
+      const { code, stderr } = await runToExit(['start', 'test/fixtures/replicated'], {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      });
       assert.equal(code, 1);
       assert.match(stderr, new RegExp(`^cleave: CLEAVE_LISTEN_FAILED port ${port} on 127.0.0.1 is in use`, 'm'));
     } finally {

@@ -1,6 +1,7 @@
 // A TCP proxy a test can cut and restore: the server behind it stays up, but to the client it
 // is gone (connections reset, new ones refused) until restored on the same port. How a test
-// loses PostgreSQL, NATS or Redis mid-run without stopping the machine's real server.
+// loses PostgreSQL, NATS or Redis mid-run without stopping the machine's real server, or
+// sees it hang.
 
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -11,11 +12,19 @@ export interface CutProxy {
   cut(): Promise<void>;
   /** Accepts connections again, on the same port. */
   restore(): Promise<void>;
+  /**
+   * Holds what clients send (connections stay open, nothing reaches the server): a server
+   * that hangs. resume() delivers it, in order, as a slow server would at last.
+   */
+  stall(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
 export async function startCutProxy(target: { host: string; port: number }): Promise<CutProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  let stalled = false;
   let server: Server | undefined;
   let port = 0;
 
@@ -27,8 +36,14 @@ export async function startCutProxy(target: { host: string; port: number }): Pro
         socket.on('close', () => sockets.delete(socket));
         socket.on('error', () => {});
       }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
+      const pair = { client, upstream };
+      pairs.add(pair);
+      if (!stalled) client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => {
+        pairs.delete(pair);
+        upstream.destroy();
+      });
       upstream.on('close', () => client.destroy());
     });
     listening.listen(port, '127.0.0.1');
@@ -51,6 +66,26 @@ export async function startCutProxy(target: { host: string; port: number }): Pro
     },
     cut,
     restore: listen,
+    stall() {
+      stalled = true;
+      for (const { client, upstream } of pairs) client.unpipe(upstream);
+    },
+    resume() {
+      stalled = false;
+      for (const { client, upstream } of pairs) client.pipe(upstream);
+    },
     close: cut,
   };
+}
+
+/**
+ * A cut proxy in front of the server `serverUrl` names, and that URL with the proxy's port:
+ * what a client under test connects to. `defaultPort` for a URL that names none.
+ */
+export async function cutProxyFor(serverUrl: string, defaultPort: number): Promise<{ proxy: CutProxy; url: string }> {
+  const target = new URL(serverUrl);
+  const proxy = await startCutProxy({ host: target.hostname, port: Number(target.port || defaultPort) });
+  const url = new URL(serverUrl);
+  url.port = String(proxy.port);
+  return { proxy, url: url.href };
 }

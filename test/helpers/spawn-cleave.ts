@@ -69,6 +69,19 @@ export function runCleave(args: string[], env: Record<string, string> = {}): Chi
   });
 }
 
+/** Runs `cleave` to its end: the exit code and all it wrote on stderr (stdout is drained). */
+export async function runToExit(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const child = runCleave(args, env);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.resume();
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stderr };
+}
+
 export async function startCleave(
   args: string[],
   env: Record<string, string> = {},

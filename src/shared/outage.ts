@@ -1,7 +1,8 @@
-// What the log hears while a store can't write (a full disk, a failing one, a database that
-// is down): the full error, once when writes start failing and again only if the reason
-// changes, then one line when a write succeeds again. Every refused write is answered with a
-// 503 anyway; an error line per request would bury the one that says why.
+// What the log hears while a backing server or disk can't serve (a full disk, a database or
+// Redis that is down): the full error, once when calls start failing and again only if the
+// reason changes, then one line when one succeeds again. Every refused call is answered
+// anyway (a 503, a count kept in the process); an error line per request would bury the one
+// that says why.
 
 export interface OutageLog {
   error(obj: object, msg: string): void;
@@ -16,7 +17,7 @@ export interface OutageOptions {
   resumedMessage?: string;
 }
 
-export class WriteOutage {
+export class Outage {
   readonly #log: OutageLog;
   /** Fields every line carries, e.g. the store's file. */
   readonly #context: object;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WriteOutage } from './write-outage.ts';
+import { Outage } from './outage.ts';
 
 function enospc(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
@@ -13,11 +13,11 @@ function recorded() {
   return { lines, log: { error: at('error'), info: at('info') } };
 }
 
-describe('WriteOutage', () => {
+describe('Outage', () => {
   it('logs the error once per outage and one line when writes resume', () => {
     let now = 1000;
     const { lines, log } = recorded();
-    const outage = new WriteOutage(log, { file: '/data/log.jsonl' }, { now: () => now });
+    const outage = new Outage(log, { file: '/data/log.jsonl' }, { now: () => now });
     outage.succeeded();
     assert.equal(lines.length, 0, 'nothing to say without an outage');
 
@@ -37,7 +37,7 @@ describe('WriteOutage', () => {
 
   it('logs again when the reason changes, and after a new outage', () => {
     const { lines, log } = recorded();
-    const outage = new WriteOutage(log, {});
+    const outage = new Outage(log, {});
     outage.failed(enospc(), 1);
     outage.failed(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }), 1);
     outage.succeeded();

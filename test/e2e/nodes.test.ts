@@ -1,0 +1,153 @@
+// Issue 13: the forum, not one line changed, run as two nodes (two `cleave start`, as on two
+// machines behind the user's load balancer) that share one real PostgreSQL and one real
+// Redis. Any node serves any client: accounts, posts, rate limits and cron ticks are the
+// app's, not the node's.
+
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { REDIS_URL } from '../helpers/redis.ts';
+import { sleep } from '../helpers/wait.ts';
+import { type CleaveProcess, runToExit, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
+
+const SECRET = 'one secret shared by every node of the forum';
+
+interface Answer {
+  id?: string;
+  text?: string;
+  error?: { code: string; message: string; requestId: string };
+}
+
+let database: TestDatabase;
+before(async () => {
+  database = await createTestDatabase('nodes');
+});
+after(() => database.drop());
+
+function nodeEnv(): Record<string, string> {
+  return {
+    CLEAVE_STORE: database.url,
+    CLEAVE_REDIS_URL: REDIS_URL,
+    CLEAVE_SECRET: SECRET,
+    CLEAVE_AUTOSCALE: 'false',
+    // Behind the user's load balancer: the client's address comes in X-Forwarded-For.
+    CLEAVE_TRUSTED_PROXIES: '127.0.0.1,::1',
+    FORUM_STATS_SCHEDULE: '* * * * * *',
+    LOG_LEVEL: 'debug',
+  };
+}
+
+// Counts in Redis outlive a run (a failure is remembered 15 minutes): each run is a client
+// of its own, from an address of the documentation range.
+const client = `198.51.100.${randomInt(1, 255)}`;
+
+async function send(base: string, path: string, init: { method?: string; body?: unknown; cookie?: string } = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers: {
+      'content-type': 'application/json',
+      'x-forwarded-for': client,
+      ...(init.cookie ? { cookie: init.cookie } : {}),
+    },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
+}
+
+describe('the forum as two nodes sharing PostgreSQL and Redis', { timeout: 90_000 }, () => {
+  let a: CleaveProcess;
+  let b: CleaveProcess;
+  before(async () => {
+    // At once: both make the same schemas, which must not race.
+    [a, b] = await Promise.all([
+      startCleave(['start', 'examples/forum'], nodeEnv(), 30_000),
+      startCleave(['start', 'examples/forum'], nodeEnv(), 30_000),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
+  });
+
+  it('signs up on one node and logs in on the other; a post written on either is read on both', async () => {
+    const account = { username: `ada${randomInt(1e9)}`, password: 'correct horse' };
+    assert.equal((await send(a.url, '/api/signup', { method: 'POST', body: account })).status, 201);
+    assert.equal(
+      (await send(b.url, '/api/signup', { method: 'POST', body: account })).status,
+      409,
+      'one account store',
+    );
+    const login = await fetch(`${b.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+      body: JSON.stringify(account),
+    });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+
+    const fromB = await send(b.url, '/api/posts', { method: 'POST', body: { text: 'written on B' }, cookie });
+    assert.equal(fromB.status, 201);
+    // The session B made is good on A: one secret.
+    const fromA = await send(a.url, '/api/posts', { method: 'POST', body: { text: 'written on A' }, cookie });
+    assert.equal(fromA.status, 201);
+    for (const node of [a, b]) {
+      assert.equal((await send(node.url, `/api/posts/${fromB.body.id}`)).body.text, 'written on B');
+      assert.equal((await send(node.url, `/api/posts/${fromA.body.id}`)).body.text, 'written on A');
+    }
+  });
+
+  // Five failures in a row are free (per client and username), the sixth blocks: each node
+  // counting its own would allow ten.
+  it('blocks wrong logins spread over both nodes after six in all, on both', async () => {
+    const wrong = { username: `mallory${randomInt(1e9)}`, password: 'not the password' };
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const node = attempt % 2 === 0 ? a : b;
+      const answer = await send(node.url, '/api/login', { method: 'POST', body: wrong });
+      statuses.push(answer.status);
+      if (answer.status === 429) assert.equal(answer.body.error?.code, 'CLEAVE_RATE_LIMITED');
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429, 429], 'the 7th on A, the 8th on B');
+  });
+
+  // Two posts replicas on each node: four schedulers, one run per tick.
+  it('runs the stats cron once per tick across both nodes', async () => {
+    const runsByTick = (): Map<string, number> => {
+      const runs = new Map<string, number>();
+      for (const line of [...a.logs, ...b.logs]) {
+        if (line.job !== 'posts.stats') continue;
+        if (line.msg !== 'cron run finished' && line.msg !== 'cron run failed') continue;
+        runs.set(String(line.tick), (runs.get(String(line.tick)) ?? 0) + 1);
+      }
+      return runs;
+    };
+    const seenBefore = new Set(runsByTick().keys());
+    await sleep(4500);
+    const ticks = [...runsByTick()].filter(([tick]) => !seenBefore.has(tick));
+    assert.ok(ticks.length >= 3, `expected runs of at least 3 ticks in 4.5 s, saw ${ticks.length}`);
+    for (const [tick, runs] of ticks) assert.equal(runs, 1, `tick ${tick} ran ${runs} times`);
+    const ranOn = new Set(
+      [...a.logs.map((line) => ({ node: 'A', line })), ...b.logs.map((line) => ({ node: 'B', line }))]
+        .filter(({ line }) => line.msg === 'cron tick taken by another replica' && line.job === 'posts.stats')
+        .map(({ node }) => node),
+    );
+    assert.deepEqual([...ranOn].sort(), ['A', 'B'], 'both nodes schedule the job; the lease decides who runs it');
+  });
+});
+
+describe('the forum when Redis is unreachable at start', { timeout: 60_000 }, () => {
+  for (const mode of ['dev', 'start'] as const) {
+    it(`cleave ${mode} refuses to start in one line, without the password`, async () => {
+      const { code, stderr } = await runToExit([mode, 'examples/forum'], {
+        PORT: '0',
+        CLEAVE_REDIS_URL: 'redis://:hunter2@127.0.0.1:1',
+      });
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        /^cleave: CLEAVE_REDIS_UNAVAILABLE cannot use Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED.*\n$/,
+      );
+      assert.doesNotMatch(stderr, /hunter2/);
+    });
+  }
+});
