@@ -329,6 +329,17 @@ export class RedisUnavailableError extends CleaveError {
   override readonly retryable = true;
 }
 
+/**
+ * The NATS that CLEAVE_NATS_URL names can't be reached at start: a node whose events would
+ * reach only itself must not start as if they reached every node.
+ */
+export class NatsUnavailableError extends CleaveError {
+  readonly code = 'CLEAVE_NATS_UNAVAILABLE';
+  readonly status = 503;
+  readonly source = 'internal';
+  override readonly retryable = true;
+}
+
 /** The public port can't be bound: in use by another process, or not ours to take. */
 export class ListenFailedError extends CleaveError {
   readonly code = 'CLEAVE_LISTEN_FAILED';

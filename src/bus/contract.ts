@@ -1,4 +1,6 @@
-// The Bus contract every adapter passes (memory today; IPC and NATS later).
+// The Bus contract every adapter passes: memory, IPC (the supervisor's hub), NATS. An adapter
+// whose events cross processes also passes the part with other members: `join` returns one
+// more bus on the same medium (another replica on the hub, another node on NATS).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -29,7 +31,12 @@ function received<T>(): { items: T[]; next(count: number, timeoutMs?: number): P
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-export function busContract(name: string, make: () => Promise<Bus>): void {
+export interface BusContractOptions {
+  /** Another member on the medium of `make`'s bus; the suite stops it. */
+  join?: () => Promise<Bus>;
+}
+
+export function busContract(name: string, make: () => Promise<Bus>, options: BusContractOptions = {}): void {
   describe(`Bus contract: ${name}`, () => {
     let bus: Bus;
     before(async () => {
@@ -97,6 +104,77 @@ export function busContract(name: string, make: () => Promise<Bus>): void {
 
     it('publishes to a topic nobody listens to without error', async () => {
       await bus.publish('t.nobody', { ignored: true });
+    });
+
+    const { join } = options;
+    if (join === undefined) return;
+    describe('with other members', () => {
+      let peer: Bus;
+      before(async () => {
+        peer = await join();
+        await peer.start();
+      });
+      after(() => peer.stop());
+
+      it("delivers an event from any member to every member's subscribers, once each", async () => {
+        const here = received<unknown>();
+        const there = received<unknown>();
+        const offHere = bus.subscribe('m.all', (payload) => here.push(payload));
+        const offThere = peer.subscribe('m.all', (payload) => there.push(payload));
+        await settle();
+        await peer.publish('m.all', 'from the peer');
+        await bus.publish('m.all', 'from here');
+        await here.next(2);
+        await there.next(2);
+        await settle();
+        for (const items of [here.items, there.items])
+          assert.deepEqual([...items].sort(), ['from here', 'from the peer']);
+        offHere();
+        offThere();
+      });
+
+      // What makes a service's listener run once per event, however many replicas and nodes.
+      it('gives a group each event once across its members, spread over them, and broadcast subscribers every event', async () => {
+        const here = received<number>();
+        const there = received<number>();
+        const everyone = received<number>();
+        const offs = [
+          bus.subscribe('m.group', (payload) => here.push(payload as number), { group: 'posts' }),
+          peer.subscribe('m.group', (payload) => there.push(payload as number), { group: 'posts' }),
+          peer.subscribe('m.group', (payload) => everyone.push(payload as number)),
+        ];
+        await settle();
+        for (let n = 0; n < 40; n++) await bus.publish('m.group', n);
+        await everyone.next(40);
+        const deadline = Date.now() + 1000;
+        while (here.items.length + there.items.length < 40 && Date.now() < deadline) await settle();
+        await settle();
+        assert.deepEqual(
+          [...here.items, ...there.items].sort((a, b) => a - b),
+          Array.from({ length: 40 }, (_, n) => n),
+          'each event once in the group',
+        );
+        assert.ok(
+          here.items.length > 0 && there.items.length > 0,
+          `spread: ${here.items.length} / ${there.items.length}`,
+        );
+        for (const off of offs) off();
+      });
+
+      it('gives a member that left its group no more events; the others get them all', async () => {
+        const here = received<number>();
+        const there = received<number>();
+        const offHere = bus.subscribe('m.leave', (payload) => here.push(payload as number), { group: 'chat' });
+        const offThere = peer.subscribe('m.leave', (payload) => there.push(payload as number), { group: 'chat' });
+        await settle();
+        offThere();
+        await settle();
+        for (let n = 0; n < 10; n++) await peer.publish('m.leave', n);
+        await here.next(10);
+        await settle();
+        assert.deepEqual(there.items, []);
+        offHere();
+      });
     });
   });
 }

@@ -109,13 +109,20 @@ export const env = {
     );
   },
 
-  /** A server's URL with one of `protocols`, or undefined when unset (e.g. `redis://…`). */
-  optionalServerUrl(protocols: readonly string[]) {
+  /**
+   * A server's URL with one of `protocols`, or undefined when unset (e.g. `redis://…`). With
+   * `list`, several comma-separated (the servers of one cluster).
+   */
+  optionalServerUrl(protocols: readonly string[], options: { list?: boolean } = {}) {
+    const valid = (url: string) => URL.canParse(url) && protocols.includes(new URL(url).protocol);
     return schema<string | undefined>((raw) => {
       if (raw === undefined || raw === '') return { value: undefined };
-      if (URL.canParse(raw) && protocols.includes(new URL(raw).protocol)) return { value: raw };
+      const urls = options.list ? raw.split(',').map((url) => url.trim()) : [raw];
+      if (urls.every(valid)) return { value: raw };
       // Never echo it: it may hold a password.
-      return { problem: `must be a ${protocols.join(' / ')}// URL` };
+      return {
+        problem: `must be ${options.list ? 'comma-separated' : 'a'} ${protocols.join(' / ')}// URL${options.list ? 's' : ''}`,
+      };
     });
   },
 

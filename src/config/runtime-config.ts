@@ -19,6 +19,11 @@ export const runtimeConfigSpec = {
   /** PostgreSQL store: a statement or a connection attempt taking longer is answered 503. */
   CLEAVE_STORE_TIMEOUT_MS: env.int({ default: 5000, min: 10, max: 600_000 }),
   /**
+   * NATS every node shares for events (`nats://[user:password@]host:4222`; several,
+   * comma-separated, for a cluster). Unset: events stay on this node.
+   */
+  CLEAVE_NATS_URL: env.optionalServerUrl(['nats:', 'tls:'], { list: true }),
+  /**
    * Redis every node shares for rate-limit counters and cron locks
    * (`redis://[:password@]host:6379[/db]`, `rediss://` for TLS). Unset: kept by this node.
    */

@@ -21,7 +21,7 @@ import { Authenticator } from '../http/auth.ts';
 import { RateLimiter } from '../http/rate-limit.ts';
 import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcRateCounters } from '../ratelimit/ipc.ts';
-import { rateCountersOf, redisOf } from '../runtime/redis-ports.ts';
+import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 
@@ -38,9 +38,10 @@ const tls = await loadTls(config);
 // Answers from the cache need what a replica would check first: sign-in where the route asks
 // for it, and the same limits, at the same counters, as the replicas'.
 const auth = new Authenticator(config.CLEAVE_SECRET === undefined ? {} : { secret: config.CLEAVE_SECRET });
-// On a shared Redis when there is one, as the replicas' are.
+// On the servers every node shares when there are some, as the replicas' are.
 const redis = redisOf(config, log, app.name);
-await redis?.start();
+const nats = natsOf(config, log, 'gateway');
+await startAll(nats, redis);
 const limiter = new RateLimiter({
   app,
   counters: rateCountersOf(redis, new IpcRateCounters(new RpcClient(channel))),
@@ -57,8 +58,9 @@ const gateway = new Gateway({
   onHealth: (service, id, healthy) =>
     channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),
 });
-// Events that invalidate cached responses come from any replica, through the supervisor's hub.
-const bus = new IpcBus(channel);
+// Events that invalidate cached responses come from any replica: through the supervisor's
+// hub, or from every node's over NATS.
+const bus = busOf(nats, app.name, log, () => new IpcBus(channel));
 if (gateway.cache) subscribeInvalidations(gateway.cache, bus, app);
 
 // The cache's counters for `cleave status`, once a second.
@@ -97,7 +99,7 @@ channel.send({ cleave: PROTOCOL_VERSION, type: 'watch-replicas' });
 const grace = config.CLEAVE_STOP_GRACE_MS;
 let listeningPort: number | undefined;
 exitWithParent({
-  beforeExit: () => gateway.stop(1000).finally(() => redis?.stop()),
+  beforeExit: () => gateway.stop(1000).finally(() => stopAll(nats, redis)),
   graceMs: 2000,
   // The socket of `cleave status` is named after the port, which only this process knows
   // once its supervisor was killed.
@@ -105,7 +107,7 @@ exitWithParent({
     if (listeningPort !== undefined) rmSync(adminSocketPath(listeningPort), { force: true });
   },
 });
-stopOnSignals(() => gateway.stop(grace).finally(() => redis?.stop()), { log, graceMs: grace });
+stopOnSignals(() => gateway.stop(grace).finally(() => stopAll(nats, redis)), { log, graceMs: grace });
 // Listening only once the replicas are known, so a restarted gateway never answers 502 for
 // want of a replica that was there all along.
 await known;

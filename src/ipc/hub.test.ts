@@ -68,11 +68,14 @@ function replicaOf(hub: IpcHub, name: string) {
 // Each suite keeps its hub for all its tests, so these stay out of the per-test cleanups.
 const hubForContract = (): IpcHub => new IpcHub({ store: new MemoryStore(), lock: new MemoryLock() });
 busContract('IpcHub.bus, on the supervisor', async () => hubForContract().bus);
-busContract('IpcBus through an in-process IpcHub', async () => {
+const contractHub = hubForContract();
+let contractReplicas = 0;
+const replicaOnContractHub = async (): Promise<IpcBus> => {
   const { replica, hub } = MemoryChannel.pair();
-  hubForContract().attach('solo', hub);
+  contractHub.attach(`replica-${++contractReplicas}`, hub);
   return new IpcBus(replica);
-});
+};
+busContract('IpcBus through an in-process IpcHub', replicaOnContractHub, { join: replicaOnContractHub });
 
 describe('IpcHub as the event bus', { timeout: 5000 }, () => {
   it('delivers an event from replica A once to each subscriber in A, B and the supervisor, in order', async () => {

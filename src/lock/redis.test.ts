@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cutProxyFor } from '../../test/helpers/cut-proxy.ts';
+import { until } from '../../test/helpers/wait.ts';
 import { connectRedis, dropKeys, REDIS_URL, testPrefix } from '../../test/helpers/redis.ts';
 import type { RedisConnection } from '../redis/connection.ts';
 import { lockContract } from './contract.ts';
@@ -58,8 +59,7 @@ describe('RedisLock across nodes', { timeout: 10_000 }, () => {
       await assert.rejects(lock.tryAcquire('tick', 10_000));
       assert.ok(performance.now() - started < 400, 'refused within the timeout');
       await proxy.restore();
-      const deadline = Date.now() + 5000;
-      while (redis.client.status !== 'ready' && Date.now() < deadline) await sleep(20);
+      await until(() => (redis.client.status === 'ready' ? true : undefined), 5000, 'Redis connected again');
       assert.equal(await lock.tryAcquire('tick', 10_000), true);
     } finally {
       await proxy.close();

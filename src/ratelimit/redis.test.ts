@@ -6,6 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { cutProxyFor } from '../../test/helpers/cut-proxy.ts';
+import { until } from '../../test/helpers/wait.ts';
 import { connectRedis, dropKeys, REDIS_URL, testPrefix } from '../../test/helpers/redis.ts';
 import type { RedisConnection } from '../redis/connection.ts';
 import { rateCountersContract } from './contract.ts';
@@ -88,7 +89,7 @@ describe('RedisRateCounters when Redis is away', { timeout: 20_000 }, () => {
       assert.ok(unreachable.length >= 1 && unreachable.length <= 2, lines.join('\n'));
 
       await proxy.restore();
-      await until(() => redis.client.status === 'ready', 5000);
+      await until(() => (redis.client.status === 'ready' ? true : undefined), 5000, 'Redis connected again');
       assert.equal((await counters.hit('client', 1, MINUTE)).consumed, 2, 'the count kept in Redis, where it left off');
       assert.equal(lines.at(-1), 'Redis reachable again');
     } finally {
@@ -114,7 +115,7 @@ describe('RedisRateCounters when Redis is away', { timeout: 20_000 }, () => {
       assert.ok(waited >= 150 && waited < 1000, `gave up after ${Math.round(waited)} ms, the timeout being 200 ms`);
       assert.match(lines.join('\n'), /^Redis unreachable/m);
       proxy.resume();
-      await until(() => redis.client.status === 'ready', 5000);
+      await until(() => (redis.client.status === 'ready' ? true : undefined), 5000, 'Redis connected again');
       assert.equal(
         (await counters.hit('client', 1, MINUTE)).consumed,
         3,
@@ -144,11 +145,3 @@ describe('RedisRateCounters when Redis is away', { timeout: 20_000 }, () => {
     silent.close();
   });
 });
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -1,8 +1,8 @@
 // The backing services a runtime talks through, built from config in one place. The
 // embedded set keeps all in this process; the IPC set reaches the supervisor's, so every
 // replica of a split app shares one bus, one store and one set of locks. What lives on a
-// server every node shares (the store on PostgreSQL; rate counters and locks on Redis) is
-// opened by each process itself, in either set.
+// server every node shares (the store on PostgreSQL; rate counters and locks on Redis;
+// events on NATS) is opened by each process itself, in either set.
 
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -26,7 +26,7 @@ import { IpcStore } from '../store/ipc.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { PostgresStore } from '../store/postgres.ts';
 import { RedisLock } from '../lock/redis.ts';
-import { rateCountersOf, redisOf } from './redis-ports.ts';
+import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from './shared-servers.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { RemoteActions } from '../calls/remote-actions.ts';
 
@@ -57,15 +57,22 @@ export interface PortsScope {
 /** Everything in this process (the monolith), but what lives on a server every node shares. */
 export function embeddedPorts(config: RuntimeConfig, log: Logger, scope: PortsScope): Ports {
   const redis = redisOf(config, log, scope.app);
+  const nats = natsOf(config, log, 'dev');
   return {
-    bus: new MemoryBus({
-      onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
-    }),
+    bus: busOf(
+      nats,
+      scope.app,
+      log,
+      () =>
+        new MemoryBus({
+          onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
+        }),
+    ),
     store: coalesceReads(storeOf(config, log, scope.services)),
     lock: redis ? new RedisLock(redis) : new MemoryLock(),
     rateCounters: rateCountersOf(redis, new MemoryRateCounters()),
-    start: async () => redis?.start(),
-    close: async () => redis?.stop(),
+    start: () => startAll(nats, redis),
+    close: () => stopAll(nats, redis),
   };
 }
 
@@ -103,6 +110,7 @@ export function isSharedStore(config: RuntimeConfig): boolean {
 export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig, scope: PortsScope): Ports {
   const rpc = new RpcClient(channel);
   const redis = redisOf(config, log, scope.app);
+  const nats = natsOf(config, log, scope.services.join(','));
   const remoteActions = new RemoteActions({
     channel,
     log,
@@ -110,17 +118,23 @@ export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig
   });
   return {
     remoteActions,
-    bus: new IpcBus(channel, {
-      onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
-    }),
+    bus: busOf(
+      nats,
+      scope.app,
+      log,
+      () =>
+        new IpcBus(channel, {
+          onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
+        }),
+    ),
     store: isSharedStore(config) ? coalesceReads(storeOf(config, log, scope.services)) : new IpcStore(rpc),
     lock: redis ? new RedisLock(redis) : new IpcLock(rpc),
     tasks: new IpcTaskQueue(rpc),
     rateCounters: rateCountersOf(redis, new IpcRateCounters(rpc)),
-    start: async () => redis?.start(),
+    start: () => startAll(nats, redis),
     close: async () => {
       await remoteActions.stop();
-      await redis?.stop();
+      await stopAll(nats, redis);
       rpc.close();
     },
   };

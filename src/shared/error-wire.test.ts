@@ -32,6 +32,7 @@ const samples: errors.CleaveError[] = [
   new errors.UriTooLongError('too long'),
   new errors.SupervisorUnavailableError('no supervisor serves port 3000'),
   new errors.RedisUnavailableError('cannot use Redis at redis://127.0.0.1:6379/: ECONNREFUSED'),
+  new errors.NatsUnavailableError('cannot use NATS at nats://127.0.0.1:4222: CONNECTION_REFUSED'),
   new errors.ShuttingDownError('stopping'),
   new errors.HandlerTimeoutError(100),
   new errors.CallTimeoutError('users.profile', 250),

@@ -51,6 +51,7 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   CLEAVE_LISTEN_FAILED: (w) => new errors.ListenFailedError(w.message),
   CLEAVE_SUPERVISOR_UNAVAILABLE: (w) => new errors.SupervisorUnavailableError(w.message),
   CLEAVE_REDIS_UNAVAILABLE: (w) => new errors.RedisUnavailableError(w.message),
+  CLEAVE_NATS_UNAVAILABLE: (w) => new errors.NatsUnavailableError(w.message),
   CLEAVE_SHUTTING_DOWN: (w) => new errors.ShuttingDownError(w.message),
   CLEAVE_UPSTREAM_UNAVAILABLE: (w) => new errors.UpstreamUnavailableError(w.message),
   CLEAVE_UPSTREAM_TIMEOUT: (w) => new errors.UpstreamTimeoutError(w.message),

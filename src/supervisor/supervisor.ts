@@ -21,7 +21,7 @@ import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { IpcHub } from '../ipc/hub.ts';
 import { MemoryLock } from '../lock/memory.ts';
 import { storeOf } from '../runtime/ports.ts';
-import { redisOf } from '../runtime/redis-ports.ts';
+import { natsOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
 import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { AdminServer } from './admin-server.ts';
@@ -103,10 +103,11 @@ export class Supervisor {
       ),
     );
     await this.#store.start();
-    // Redis likewise: every process connects itself, but none is forked if it can't be reached.
-    const redis = redisOf(config, log, app.name);
-    await redis?.start();
-    await redis?.stop();
+    // Redis and NATS likewise: every process connects itself, but none is forked if one of
+    // them can't be reached.
+    const shared = [redisOf(config, log, app.name), natsOf(config, log, 'supervisor')];
+    await startAll(...shared);
+    await stopAll(...shared);
     const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
     this.#socketDir = await makeSocketDir();
     // One secret for every process, so a session made by one replica is valid at another.

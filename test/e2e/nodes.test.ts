@@ -1,14 +1,16 @@
 // Issue 13: the forum, not one line changed, run as two nodes (two `cleave start`, as on two
-// machines behind the user's load balancer) that share one real PostgreSQL and one real
-// Redis. Any node serves any client: accounts, posts, rate limits and cron ticks are the
-// app's, not the node's.
+// machines behind the user's load balancer) that share one real PostgreSQL, one real Redis and
+// one real NATS. Any node serves any client: accounts, posts, events, rate limits and cron
+// ticks are the app's, not the node's.
 
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { NATS_URL } from '../helpers/nats.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
-import { sleep } from '../helpers/wait.ts';
+import { openSocket } from '../helpers/ws-client.ts';
+import { sleep, until } from '../helpers/wait.ts';
 import { type CleaveProcess, runToExit, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
 
 const SECRET = 'one secret shared by every node of the forum';
@@ -29,6 +31,7 @@ function nodeEnv(): Record<string, string> {
   return {
     CLEAVE_STORE: database.url,
     CLEAVE_REDIS_URL: REDIS_URL,
+    CLEAVE_NATS_URL: NATS_URL,
     CLEAVE_SECRET: SECRET,
     CLEAVE_AUTOSCALE: 'false',
     // Behind the user's load balancer: the client's address comes in X-Forwarded-For.
@@ -41,6 +44,23 @@ function nodeEnv(): Record<string, string> {
 // Counts in Redis outlive a run (a failure is remembered 15 minutes): each run is a client
 // of its own, from an address of the documentation range.
 const client = `198.51.100.${randomInt(1, 255)}`;
+
+/** A new account, signed in on `node`: its session cookie. */
+async function signedUp(node: CleaveProcess): Promise<string> {
+  const account = { username: `u${randomInt(1e9)}`, password: 'correct horse' };
+  assert.equal((await send(node.url, '/api/signup', { method: 'POST', body: account })).status, 201);
+  const login = await fetch(`${node.url}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+    body: JSON.stringify(account),
+  });
+  assert.equal(login.status, 200);
+  return login.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+function pick(object: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((key) => [key, object[key]]));
+}
 
 async function send(base: string, path: string, init: { method?: string; body?: unknown; cookie?: string } = {}) {
   const response = await fetch(`${base}${path}`, {
@@ -55,7 +75,7 @@ async function send(base: string, path: string, init: { method?: string; body?: 
   return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
 }
 
-describe('the forum as two nodes sharing PostgreSQL and Redis', { timeout: 90_000 }, () => {
+describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout: 90_000 }, () => {
   let a: CleaveProcess;
   let b: CleaveProcess;
   before(async () => {
@@ -93,6 +113,52 @@ describe('the forum as two nodes sharing PostgreSQL and Redis', { timeout: 90_00
     for (const node of [a, b]) {
       assert.equal((await send(node.url, `/api/posts/${fromB.body.id}`)).body.text, 'written on B');
       assert.equal((await send(node.url, `/api/posts/${fromA.body.id}`)).body.text, 'written on A');
+    }
+  });
+
+  it("shows a post written on A first in B's list, though B's gateway had the list cached", async () => {
+    const cookie = await signedUp(a);
+    const texts = async () => {
+      const response = await fetch(`${b.url}/api/posts`, { headers: { 'x-forwarded-for': client } });
+      const { posts } = (await response.json()) as { posts: Array<{ text: string }> };
+      return { cache: response.headers.get('x-cache'), first: posts[0]?.text };
+    };
+    await texts();
+    assert.equal((await texts()).cache, 'HIT', "B's front page is cached at B's gateway");
+    const text = `posted on A ${randomInt(1e9)}`;
+    assert.equal((await send(a.url, '/api/posts', { method: 'POST', body: { text }, cookie })).status, 201);
+    // post.created reaches B's gateway over NATS and drops the page there: milliseconds.
+    const seen = await until(
+      async () => ((await texts()).first === text ? true : undefined),
+      1000,
+      "the post in B's list",
+    );
+    assert.equal(seen, true);
+  });
+
+  it('gives chat sent through A to sockets on both nodes, and post.created from B to both', async () => {
+    const cookie = await signedUp(b);
+    const onA = await openSocket(`${a.url.replace('http', 'ws')}/ws/chat`, { cookie });
+    const onB = await openSocket(`${b.url.replace('http', 'ws')}/ws/chat`);
+    try {
+      await sleep(200); // each chat replica's subscription reaches NATS
+      onA.ws.send(JSON.stringify({ type: 'chat', text: 'hello from A' }));
+      for (const socket of [onA, onB]) {
+        assert.deepEqual(pick((await socket.next()) as Record<string, unknown>, 'type', 'text'), {
+          type: 'chat',
+          text: 'hello from A',
+        });
+      }
+      const created = await send(b.url, '/api/posts', { method: 'POST', body: { text: 'live on B' }, cookie });
+      assert.equal(created.status, 201);
+      for (const socket of [onA, onB]) {
+        const message = (await socket.next()) as { type: string; post: { id: string } };
+        assert.equal(message.type, 'post');
+        assert.equal(message.post.id, created.body.id);
+      }
+    } finally {
+      onA.close();
+      onB.close();
     }
   });
 

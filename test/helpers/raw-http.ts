@@ -1,5 +1,6 @@
 // Sends bytes exactly as written (fetch would fix malformed requests for us)
-// and collects everything until the server closes or the time is up.
+// and collects everything until the server closes or the time is up, or, with
+// `oneResponse`, until one whole response (head and Content-Length body) is in.
 
 import { connect } from 'node:net';
 
@@ -10,7 +11,12 @@ export interface RawResponse {
   closed: boolean;
 }
 
-export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  bytes: string | Buffer,
+  timeoutMs = 3000,
+  options: { oneResponse?: boolean } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -23,7 +29,10 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 300
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
       resolve({ text, status, closed });
     }
-    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      if (options.oneResponse && isComplete(Buffer.concat(chunks))) finish();
+    });
     socket.on('end', () => {
       closed = true;
       finish();
@@ -35,4 +44,12 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 300
     });
     socket.write(bytes);
   });
+}
+
+/** A head, and as many body bytes as its Content-Length says. */
+function isComplete(received: Buffer): boolean {
+  const headEnd = received.indexOf('\r\n\r\n');
+  if (headEnd < 0) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(received.subarray(0, headEnd).toString('latin1'))?.[1];
+  return length !== undefined && received.length - headEnd - 4 >= Number(length);
 }

@@ -1,0 +1,22 @@
+// Where cleave's messages live on NATS: every subject starts `cleave.<app>.`, so apps sharing
+// one NATS never hear each other. A name that is not a plain dotted one (an empty token, a
+// character NATS gives a meaning to) is carried as base64url under a marker token of its own,
+// so no two names ever share a subject.
+
+const PLAIN_TOKEN = /^[A-Za-z0-9_:-]+$/;
+
+/** `post.created` → `cleave.forum.events.post.created`. */
+export function eventSubject(app: string, topic: string): string {
+  return `cleave.${token(app)}.events.${dotted(topic)}`;
+}
+
+/** A single subject token (no dots): an app's name, a queue group's. */
+export function token(name: string): string {
+  return PLAIN_TOKEN.test(name) ? name : `~${Buffer.from(name).toString('base64url')}`;
+}
+
+function dotted(name: string): string {
+  return name.split('.').every((part) => PLAIN_TOKEN.test(part))
+    ? name
+    : `~.${Buffer.from(name).toString('base64url') || '~'}`;
+}
