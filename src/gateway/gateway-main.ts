@@ -60,7 +60,7 @@ const gateway = new Gateway({
 });
 // Events that invalidate cached responses come from any replica: through the supervisor's
 // hub, or from every node's over NATS.
-const bus = busOf(nats, app.name, log, () => new IpcBus(channel));
+const bus = busOf(nats, app.name, log, (onListenerError) => new IpcBus(channel, { onListenerError }));
 if (gateway.cache) subscribeInvalidations(gateway.cache, bus, app);
 
 // The cache's counters for `cleave status`, once a second.

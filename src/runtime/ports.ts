@@ -59,15 +59,7 @@ export function embeddedPorts(config: RuntimeConfig, log: Logger, scope: PortsSc
   const redis = redisOf(config, log, scope.app);
   const nats = natsOf(config, log, 'dev');
   return {
-    bus: busOf(
-      nats,
-      scope.app,
-      log,
-      () =>
-        new MemoryBus({
-          onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
-        }),
-    ),
+    bus: busOf(nats, scope.app, log, (onListenerError) => new MemoryBus({ onListenerError })),
     store: coalesceReads(storeOf(config, log, scope.services)),
     lock: redis ? new RedisLock(redis) : new MemoryLock(),
     rateCounters: rateCountersOf(redis, new MemoryRateCounters()),
@@ -118,15 +110,7 @@ export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig
   });
   return {
     remoteActions,
-    bus: busOf(
-      nats,
-      scope.app,
-      log,
-      () =>
-        new IpcBus(channel, {
-          onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
-        }),
-    ),
+    bus: busOf(nats, scope.app, log, (onListenerError) => new IpcBus(channel, { onListenerError })),
     store: isSharedStore(config) ? coalesceReads(storeOf(config, log, scope.services)) : new IpcStore(rpc),
     lock: redis ? new RedisLock(redis) : new IpcLock(rpc),
     tasks: new IpcTaskQueue(rpc),

@@ -27,14 +27,22 @@ export function natsOf(config: RuntimeConfig, log: Logger, role: string): NatsCo
   });
 }
 
-/** Events on NATS, every node's, when there is one; else `local` (this process, or its node). */
-export function busOf(nats: NatsConnection | undefined, app: string, log: Logger, local: () => Bus): Bus {
-  if (nats === undefined) return local();
-  return new NatsBus(nats, {
-    app,
-    onListenerError: (error, topic) => log.error({ err: error, topic }, 'event listener failed'),
-  });
+/**
+ * Events on NATS, every node's, when there is one; else `local` (this process, or its node).
+ * Either way a listener's failure is logged, never thrown at the emitter.
+ */
+export function busOf(
+  nats: NatsConnection | undefined,
+  app: string,
+  log: Logger,
+  local: (onListenerError: ListenerErrorHandler) => Bus,
+): Bus {
+  const onListenerError: ListenerErrorHandler = (error, topic) =>
+    log.error({ err: error, topic }, 'event listener failed');
+  return nats === undefined ? local(onListenerError) : new NatsBus(nats, { app, onListenerError });
 }
+
+type ListenerErrorHandler = (error: unknown, topic: string) => void;
 
 /** The Redis CLEAVE_REDIS_URL names, under the app's own keys; undefined when none is set. */
 export function redisOf(config: RuntimeConfig, log: Logger, app: string): RedisConnection | undefined {
