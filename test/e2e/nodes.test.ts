@@ -4,7 +4,7 @@
 // ticks are the app's, not the node's.
 
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { NATS_URL } from '../helpers/nats.ts';
@@ -41,9 +41,10 @@ function nodeEnv(): Record<string, string> {
   };
 }
 
-// Counts in Redis outlive a run (a failure is remembered 15 minutes): each run is a client
-// of its own, from an address of the documentation range.
-const client = `198.51.100.${randomInt(1, 255)}`;
+// Counts in Redis outlive a run (a failed login is remembered a day) and CI runs this file
+// once per Node version: each run is a client of its own, a random address of the IPv6
+// documentation range (2001:db8::/32), so no two runs share a count.
+const client = `2001:db8:${randomBytes(6).toString('hex').match(/..../g)!.join(':')}::1`;
 
 /** A new account, signed in on `node`: its session cookie. */
 async function signedUp(node: CleaveProcess): Promise<string> {
