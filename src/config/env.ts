@@ -44,8 +44,15 @@ export const env = {
   },
 
   /** An optional string: undefined when unset. */
-  optional() {
-    return schema<string | undefined>((raw) => ({ value: raw === '' ? undefined : raw }));
+  optional(options: { minLength?: number } = {}) {
+    return schema<string | undefined>((raw) => {
+      if (raw === undefined || raw === '') return { value: undefined };
+      // Never echo it: it may be a secret.
+      if (options.minLength !== undefined && raw.length < options.minLength) {
+        return { problem: `must be at least ${options.minLength} characters` };
+      }
+      return { value: raw };
+    });
   },
 
   int(options: Common<number> & { min?: number; max?: number } = {}) {

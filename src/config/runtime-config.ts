@@ -32,7 +32,7 @@ export const runtimeConfigSpec = {
   CLEAVE_REDIS_TIMEOUT_MS: env.int({ default: 500, min: 10, max: 60_000 }),
   CLEAVE_DATA_DIR: env.string({ default: '.cleave/data' }),
   /** Signs sessions and bearer tokens; at least 32 characters. Unset: random per start. */
-  CLEAVE_SECRET: env.optional(),
+  CLEAVE_SECRET: env.optional({ minLength: 32 }),
   /** Upper bound of task worker threads. Unset: the machine's cores. */
   CLEAVE_TASK_THREADS: env.int({ default: 0, min: 0, max: 1024 }),
   /** Tasks that may wait for a worker, per process (dev) or per service (split); past it, 503. */

@@ -154,8 +154,15 @@ export class Supervisor {
     }
     // The gateway loads (a second or so) while the replicas do, and listens once they are ready.
     const listening = this.#gateway?.start();
+    // A gateway that dies while the pools start (it can't load the app, say) fails the start
+    // at once, as its one line, rather than as an unhandled rejection once they are ready.
+    const gatewayFailed = new Promise<never>((_, reject) => listening?.catch(reject));
+    gatewayFailed.catch(() => {}); // a failure after the race below is read by `await listening`
     try {
-      await Promise.all([...this.#pools.map((pool) => pool.start()), this.#tasks.start()]);
+      await Promise.race([
+        Promise.all([...this.#pools.map((pool) => pool.start()), this.#tasks.start()]),
+        gatewayFailed,
+      ]);
     } catch (error) {
       listening?.catch(() => {}); // the start failed already; its own failure is moot
       throw error;

@@ -41,6 +41,16 @@ describe('cleave dev', () => {
     assert.match(stderr, /^cleave: CLEAVE_CONFIG_INVALID FORUM_PAGE_SIZE: must be >= 1, got 0/);
   });
 
+  for (const mode of ['dev', 'start'] as const) {
+    it(`cleave ${mode} refuses a CLEAVE_SECRET under 32 characters in one line, without echoing it`, async () => {
+      const { code, stderr } = await exitOf([mode, 'examples/forum'], { PORT: '0', CLEAVE_SECRET: 'short-secret-42' });
+      assert.equal(code, 1);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.match(stderr, /^cleave: CLEAVE_CONFIG_INVALID CLEAVE_SECRET: must be at least 32 characters/);
+      assert.ok(!stderr.includes('short-secret-42'));
+    });
+  }
+
   it('says in one line when the folder holds no app', async () => {
     const { code, stderr } = await exitOf(['dev', 'test/helpers'], {});
     assert.equal(code, 1);
