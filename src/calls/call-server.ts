@@ -6,9 +6,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import secureJson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { ActionNotFoundError, CleaveError, InternalError } from '../errors.ts';
+import { InternalError } from '../errors.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { ActionCaller } from './action-caller.ts';
+import { answerCall, SAFE_PARSE } from './answer-call.ts';
 import { encodeFrame, FrameReader, type AnswerFrame, type CallFrame } from './frames.ts';
 import { InFlightMeter } from '../observability/in-flight.ts';
 
@@ -57,8 +58,7 @@ export class CallServer {
 
   #serve(socket: Socket): void {
     this.#sockets.add(socket);
-    // Inputs may come from a client: `__proto__` and `constructor.prototype` keys are dropped.
-    const reader = new FrameReader((text) => secureJson.parse(text, undefined, PARSE));
+    const reader = new FrameReader((text) => secureJson.parse(text, undefined, SAFE_PARSE));
     socket.on('data', (chunk: Buffer) => {
       let frames: unknown[];
       try {
@@ -81,28 +81,8 @@ export class CallServer {
       answer = { i: call.i, n: 1 };
     } else {
       this.inFlight.change(1);
-      try {
-        const definition = this.#caller.resolve(call.a);
-        if (!this.#local.has(definition.service)) {
-          throw new ActionNotFoundError(`${definition.id} is not served by this replica`);
-        }
-        // The caller's deadline, as ms left (two processes' clocks need not agree), capped by the action's.
-        const left = Number(call.d);
-        const timeoutMs = left > 0 ? Math.min(left, definition.timeoutMs) : definition.timeoutMs;
-        const output = await this.#caller.runHere(
-          definition,
-          call.p,
-          String(call.r),
-          Date.now() + timeoutMs,
-          timeoutMs,
-        );
-        answer = { i: call.i, o: output };
-      } catch (error) {
-        const known = error instanceof CleaveError ? error : new InternalError('internal error', { cause: error });
-        answer = { i: call.i, e: toWire(known) };
-      } finally {
-        this.inFlight.change(-1);
-      }
+      answer = { i: call.i, ...(await answerCall(this.#caller, this.#local, call)) };
+      this.inFlight.change(-1);
     }
     if (socket.destroyed) return;
     let bytes: Buffer;
@@ -120,5 +100,3 @@ export class CallServer {
     socket.write(bytes);
   }
 }
-
-const PARSE = { protoAction: 'remove', constructorAction: 'remove' } as const;

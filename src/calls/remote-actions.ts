@@ -8,6 +8,9 @@
 // Retries follow the gateway's rule: a call that reached no replica (refused, socket gone) or
 // that a stopping replica did not run goes to another whatever the action; one whose replica
 // died mid-call only when the action is idempotent; never past the deadline.
+//
+// When nodes share a NATS, a service with no replica on this node (none started yet, or none
+// left) is called on another node over NATS (`elsewhere`, nats-caller.ts).
 
 import type { Logger } from 'pino';
 import type { ActionDefinition } from '../app/action.ts';
@@ -30,6 +33,8 @@ export interface RemoteActionsOptions {
   /** Further replicas one call may try. @default 2 */
   maxRetries?: number;
   healthProbes?: { intervalMs: number; timeoutMs: number };
+  /** Other nodes' replicas, for a service with none here. */
+  elsewhere?: RemoteCaller;
 }
 
 /** One call in progress: whether its deadline passed, and the attempt to abort when it does. */
@@ -93,6 +98,10 @@ export class RemoteActions implements RemoteCaller {
     // A listener or job still running while this replica stops opens no new connection.
     if (this.#stopped) throw new ShuttingDownError('this replica is stopping: it makes no more calls');
     await (this.#watching ??= this.#watch());
+    const { elsewhere } = this.#options;
+    if (elsewhere && !this.#hasReplicaHere(definition.service)) {
+      return elsewhere.call(definition, input, meta, Math.max(1, meta.deadline - Date.now()));
+    }
     if (!this.#called.has(definition.service)) this.#startCalling(definition.service);
     // At start-up the callee's pool may not be ready yet (a cron job that calls at once): wait
     // for its first replica, within the deadline. Once it has had one, none is a failure now,
@@ -164,6 +173,11 @@ export class RemoteActions implements RemoteCaller {
     for (const connection of this.#connections.values()) connection.close();
     this.#connections.clear();
     await this.#pools.close(1000);
+  }
+
+  /** Whether the supervisor reports a replica of `service` on this node. */
+  #hasReplicaHere(service: string): boolean {
+    return (this.#replicas.get(service)?.size ?? 0) > 0;
   }
 
   #mayRetry(retries: number, budget: { tryWithdraw(): boolean }): boolean {

@@ -20,3 +20,8 @@ function dotted(name: string): string {
     ? name
     : `~.${Buffer.from(name).toString('base64url') || '~'}`;
 }
+
+/** Where a service's actions are called from other nodes: `cleave.forum.calls.auth`. */
+export function callSubject(app: string, service: string): string {
+  return `cleave.${token(app)}.calls.${token(service)}`;
+}

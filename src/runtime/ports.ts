@@ -29,6 +29,9 @@ import { RedisLock } from '../lock/redis.ts';
 import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from './shared-servers.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { RemoteActions } from '../calls/remote-actions.ts';
+import type { RemoteCaller } from '../calls/action-caller.ts';
+import { NatsCaller } from '../calls/nats-caller.ts';
+import type { NatsConnection } from '../nats/connection.ts';
 
 export interface Ports {
   bus: Bus;
@@ -38,8 +41,13 @@ export interface Ports {
   tasks?: TaskQueue;
   /** Rate-limit counters, shared by every process of the app. */
   rateCounters: RateCounters;
-  /** Where the actions of services running elsewhere are called (split mode). */
-  remoteActions?: RemoteActions;
+  /**
+   * Where the actions of services not in this process are called: other replicas of this
+   * node (split), and other nodes over NATS when one is shared.
+   */
+  remoteCalls?: RemoteCaller;
+  /** The NATS every node shares, when set: this process answers other nodes' calls there. */
+  nats?: NatsConnection;
   /** Connects what the set itself owns (Redis); unreachable is a RedisUnavailableError. */
   start(): Promise<void>;
   /** Releases what the set itself owns beyond the bus and store (an RPC client, Redis). */
@@ -59,6 +67,7 @@ export function embeddedPorts(config: RuntimeConfig, log: Logger, scope: PortsSc
   const redis = redisOf(config, log, scope.app);
   const nats = natsOf(config, log, 'dev');
   return {
+    ...(nats ? { nats, remoteCalls: new NatsCaller(nats, { app: scope.app }) } : {}),
     bus: busOf(nats, scope.app, log, (onListenerError) => new MemoryBus({ onListenerError })),
     store: coalesceReads(storeOf(config, log, scope.services)),
     lock: redis ? new RedisLock(redis) : new MemoryLock(),
@@ -107,9 +116,11 @@ export function ipcPorts(channel: IpcChannel, log: Logger, config: RuntimeConfig
     channel,
     log,
     healthProbes: { intervalMs: config.CLEAVE_HEALTH_INTERVAL_MS, timeoutMs: config.CLEAVE_HEALTH_TIMEOUT_MS },
+    ...(nats ? { elsewhere: new NatsCaller(nats, { app: scope.app }) } : {}),
   });
   return {
-    remoteActions,
+    ...(nats ? { nats } : {}),
+    remoteCalls: remoteActions,
     bus: busOf(nats, scope.app, log, (onListenerError) => new IpcBus(channel, { onListenerError })),
     store: isSharedStore(config) ? coalesceReads(storeOf(config, log, scope.services)) : new IpcStore(rpc),
     lock: redis ? new RedisLock(redis) : new IpcLock(rpc),

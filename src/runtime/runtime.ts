@@ -25,6 +25,7 @@ import { responseCacheOf } from '../cache/response-cache.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 import { ActionCaller } from '../calls/action-caller.ts';
 import { CallServer, callSocketOf } from '../calls/call-server.ts';
+import { NatsResponder } from '../calls/nats-responder.ts';
 import type { CallWithMeta } from '../calls/call-context.ts';
 import { ServiceContexts } from './service-contexts.ts';
 
@@ -48,6 +49,7 @@ export class Runtime {
   private cron: CronScheduler | undefined;
   private server: HttpServer | undefined;
   private callServer: CallServer | undefined;
+  private natsResponder: NatsResponder | undefined;
   private unsubscribers: Array<() => void> = [];
   private readonly app: App;
 
@@ -91,7 +93,7 @@ export class Runtime {
       local,
       contextFor: (service) => contexts.for(service),
       log,
-      ...(ports.remoteActions ? { remote: ports.remoteActions } : {}),
+      ...(ports.remoteCalls ? { remote: ports.remoteCalls } : {}),
     });
     const calls: CallWithMeta = (action, input, options, meta) => caller.call(action, input, options, meta);
     const contexts = new ServiceContexts({ bus: ports.bus, store: ports.store, queue: this.queue, calls }, log);
@@ -148,13 +150,22 @@ export class Runtime {
       this.callServer = new CallServer(caller, local, log);
       await this.callServer.listen(callSocketOf(listen.path));
     }
+    if (ports.nats) {
+      // Other nodes call this process's actions over the NATS they share.
+      this.natsResponder = new NatsResponder(ports.nats, { app: app.name, caller, local, log });
+      this.natsResponder.start(app.services);
+    }
     return this.server.listen();
   }
 
   /** Mean requests in flight since the last call: one of the autoscaler's signals. */
   takeMeanInFlight(): number {
     // Calls from other replicas are work here too: a service reached only by calls scales on them.
-    return (this.server?.takeMeanInFlight() ?? 0) + (this.callServer?.inFlight.takeMean() ?? 0);
+    return (
+      (this.server?.takeMeanInFlight() ?? 0) +
+      (this.callServer?.inFlight.takeMean() ?? 0) +
+      (this.natsResponder?.inFlight.takeMean() ?? 0)
+    );
   }
 
   /** Safe after a partial start: each part stops only if it was started. */
@@ -163,6 +174,7 @@ export class Runtime {
     await Promise.all([
       this.server?.stop(config.CLEAVE_STOP_GRACE_MS),
       this.callServer?.stop(config.CLEAVE_STOP_GRACE_MS),
+      this.natsResponder?.stop(config.CLEAVE_STOP_GRACE_MS),
     ]);
     await this.cron?.stop();
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();

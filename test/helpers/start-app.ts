@@ -22,6 +22,8 @@ export async function startApp(
   app: App,
   appModule: string | URL,
   env: Record<string, string> = {},
+  /** Only these of the app's services run here (a node that runs some). */
+  services?: readonly string[],
 ): Promise<RunningApp> {
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -33,7 +35,7 @@ export async function startApp(
   const log: Logger = pino({ level: 'debug' }, sink);
   const config = loadRuntimeConfig({ PORT: '0', HOST: '127.0.0.1', CLEAVE_TASK_THREADS: '2', ...env });
   const modulePath = appModule instanceof URL ? fileURLToPath(appModule) : appModule;
-  const runtime = new Runtime({ app, appModule: modulePath, config, log });
+  const runtime = new Runtime({ app, appModule: modulePath, config, log, ...(services ? { services } : {}) });
   const address = (await runtime.start()) as AddressInfo;
   return {
     url: `http://127.0.0.1:${address.port}`,

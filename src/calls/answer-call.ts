@@ -1,0 +1,39 @@
+// How this process answers a call another process sent, whatever carried it (a replica's
+// framed unix socket, or NATS from another node): the action found, the caller's deadline
+// kept (as ms left: two processes' clocks need not agree) and capped by the action's own,
+// the output or a wire error. One home, so both transports answer alike.
+
+import { ActionNotFoundError, CleaveError, InternalError } from '../errors.ts';
+import { toWire } from '../shared/error-wire.ts';
+import type { ActionCaller } from './action-caller.ts';
+import type { CallFrame } from './frames.ts';
+
+/** What a call carries, its transport's numbering aside. */
+export type CallRequest = Omit<CallFrame, 'i'>;
+
+/** The output (`o`, absent when undefined) or the error (`e`, a wire error). */
+export type CallOutcome = { o?: unknown } | { e: unknown };
+
+/** Runs `call` here: never throws, a failure is the outcome's `e`. */
+export async function answerCall(
+  caller: ActionCaller,
+  local: ReadonlySet<string>,
+  call: CallRequest,
+): Promise<CallOutcome> {
+  try {
+    const definition = caller.resolve(call.a);
+    if (!local.has(definition.service)) {
+      throw new ActionNotFoundError(`${definition.id} is not served by this process`);
+    }
+    const left = Number(call.d);
+    const timeoutMs = left > 0 ? Math.min(left, definition.timeoutMs) : definition.timeoutMs;
+    const output = await caller.runHere(definition, call.p, String(call.r), Date.now() + timeoutMs, timeoutMs);
+    return { o: output };
+  } catch (error) {
+    const known = error instanceof CleaveError ? error : new InternalError('internal error', { cause: error });
+    return { e: toWire(known) };
+  }
+}
+
+/** Inputs may come from a client: `__proto__` and `constructor.prototype` keys are dropped. */
+export const SAFE_PARSE = { protoAction: 'remove', constructorAction: 'remove' } as const;
