@@ -34,6 +34,3 @@ export async function answerCall(
     return { e: toWire(known) };
   }
 }
-
-/** Inputs may come from a client: `__proto__` and `constructor.prototype` keys are dropped. */
-export const SAFE_PARSE = { protoAction: 'remove', constructorAction: 'remove' } as const;

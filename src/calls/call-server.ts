@@ -4,12 +4,12 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
-import secureJson from 'secure-json-parse';
 import type { Logger } from 'pino';
 import { InternalError } from '../errors.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { ActionCaller } from './action-caller.ts';
-import { answerCall, SAFE_PARSE } from './answer-call.ts';
+import { answerCall } from './answer-call.ts';
+import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 import { encodeFrame, FrameReader, type AnswerFrame, type CallFrame } from './frames.ts';
 import { InFlightMeter } from '../observability/in-flight.ts';
 
@@ -58,7 +58,7 @@ export class CallServer {
 
   #serve(socket: Socket): void {
     this.#sockets.add(socket);
-    const reader = new FrameReader((text) => secureJson.parse(text, undefined, SAFE_PARSE));
+    const reader = new FrameReader(parseUntrustedJson);
     socket.on('data', (chunk: Buffer) => {
       let frames: unknown[];
       try {

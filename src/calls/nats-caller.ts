@@ -11,14 +11,14 @@
 //   same over NATS (nothing tells the caller), so it is never retried: the call may have run.
 
 import { errors as natsErrors, type Msg } from '@nats-io/transport-node';
-import secureJson from 'secure-json-parse';
 import type { ActionDefinition } from '../app/action.ts';
 import { CallTimeoutError, UpstreamUnavailableError } from '../errors.ts';
 import type { NatsConnection } from '../nats/connection.ts';
 import { callSubject } from '../nats/subjects.ts';
 import { fromWire, type WireError } from '../shared/error-wire.ts';
 import type { RemoteCaller } from './action-caller.ts';
-import { SAFE_PARSE, type CallRequest } from './answer-call.ts';
+import type { CallRequest } from './answer-call.ts';
+import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 import type { CallMeta } from './call-context.ts';
 
 export interface NatsCallerOptions {
@@ -80,8 +80,7 @@ export class NatsCaller implements RemoteCaller {
         // Closed, draining, or a payload over the server's limit: nothing was sent.
         throw unavailable(error);
       }
-      const answer = secureJson.parse(decoder.decode(reply.data), undefined, SAFE_PARSE) as
-        { o?: unknown } | { e: WireError } | { n: 1 };
+      const answer = parseUntrustedJson(decoder.decode(reply.data)) as { o?: unknown } | { e: WireError } | { n: 1 };
       this.#answered.add(definition.service);
       if ('e' in answer) throw fromWire(answer.e);
       if (!('n' in answer)) return answer.o;

@@ -5,14 +5,14 @@
 
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import secureJson from 'secure-json-parse';
 import { InternalError } from '../errors.ts';
 import type { NatsConnection } from '../nats/connection.ts';
 import { callSubject, token } from '../nats/subjects.ts';
 import { InFlightMeter } from '../observability/in-flight.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { ActionCaller } from './action-caller.ts';
-import { answerCall, SAFE_PARSE, type CallRequest } from './answer-call.ts';
+import { answerCall, type CallRequest } from './answer-call.ts';
+import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 
 export interface NatsResponderOptions {
   app: string;
@@ -69,7 +69,7 @@ export class NatsResponder {
   async #answer(message: Msg): Promise<void> {
     let call: CallRequest;
     try {
-      call = secureJson.parse(decoder.decode(message.data), undefined, SAFE_PARSE) as CallRequest;
+      call = parseUntrustedJson(decoder.decode(message.data)) as CallRequest;
     } catch (error) {
       // Only cleave's callers publish here; a message that isn't theirs gets no answer.
       this.#options.log.warn({ err: error, subject: message.subject }, 'malformed call message ignored');

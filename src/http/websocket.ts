@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import secureJson from 'secure-json-parse';
+import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { RequestContext, ServiceContext } from '../app/context.ts';
 import type { CleaveSocket, SocketDefinition } from '../app/socket.ts';
@@ -214,7 +214,7 @@ function rawDataText(data: RawData): string {
 
 function parseFrame(text: string): unknown {
   try {
-    return secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
+    return parseUntrustedJson(text);
   } catch {
     return text;
   }

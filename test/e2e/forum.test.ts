@@ -10,44 +10,46 @@ import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '
 import { openSocket } from '../helpers/ws-client.ts';
 
 for (const mode of ['dev', 'start'] as const) {
-  let forum: CleaveProcess;
-  before(async () => {
-    forum = await startCleave([mode, 'examples/forum'], { FORUM_STATS_SCHEDULE: '* * * * * *' });
-  });
-  after(async () => {
-    const children = childPids(forum.child.pid ?? 0);
-    // tsx may add an esbuild helper of its own; the cleave processes are these.
-    const roles = children.map(titleOf).filter((title) => title.startsWith('cleave '));
-    // Stopped before anything is asserted: a failed assertion must not leave the app running.
-    assert.equal(await forum.stop(), 0);
-    if (mode === 'start') {
-      assert.deepEqual(roles.sort(), [
-        'cleave auth#1',
-        'cleave auth/tasks#1',
-        'cleave chat#1',
-        'cleave chat#2',
-        'cleave gateway',
-        'cleave posts#1',
-        'cleave posts#2',
-        'cleave web#1',
-      ]);
-    }
-    // SIGTERM leaves no process behind.
-    const deadline = Date.now() + 5000;
-    while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(children.filter(isRunning), []);
-  });
-
-  const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
-    fetch(`${forum.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: { 'content-type': 'application/json', ...init.headers },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  // Hooks inside: each mode's app starts when its tests run, not both at once.
+  describe(`forum (cleave ${mode})`, () => {
+    let forum: CleaveProcess;
+    before(async () => {
+      forum = await startCleave([mode, 'examples/forum'], { FORUM_STATS_SCHEDULE: '* * * * * *' });
+    });
+    after(async () => {
+      if (!forum) return; // never started: before() failed, and said why
+      const children = childPids(forum.child.pid ?? 0);
+      // tsx may add an esbuild helper of its own; the cleave processes are these.
+      const roles = children.map(titleOf).filter((title) => title.startsWith('cleave '));
+      // Stopped before anything is asserted: a failed assertion must not leave the app running.
+      assert.equal(await forum.stop(), 0);
+      if (mode === 'start') {
+        assert.deepEqual(roles.sort(), [
+          'cleave auth#1',
+          'cleave auth/tasks#1',
+          'cleave chat#1',
+          'cleave chat#2',
+          'cleave gateway',
+          'cleave posts#1',
+          'cleave posts#2',
+          'cleave web#1',
+        ]);
+      }
+      // SIGTERM leaves no process behind.
+      const deadline = Date.now() + 5000;
+      while (children.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(children.filter(isRunning), []);
     });
 
-  const errorCode = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+    const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+      fetch(`${forum.url}${path}`, {
+        method: init.method ?? 'GET',
+        headers: { 'content-type': 'application/json', ...init.headers },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
 
-  describe(`forum (cleave ${mode})`, () => {
+    const errorCode = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
     let cookie = '';
     let token = '';
 
