@@ -74,19 +74,11 @@ export function formatStatus(current: AppStatus): string {
     String(pool.scaled.up),
     String(pool.scaled.down),
   ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    `${cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join('  ')
-      .trimEnd()}\n`;
   const total = current.pools.reduce((sum, pool) => sum + pool.replicas.now, 0);
   let text =
     `${current.app}: port ${current.port ?? '?'}, supervisor pid ${current.pid}, ` +
     `${total} of ${current.replicaBudget} replicas, autoscale ${current.autoscale ? 'on' : 'off'}\n\n`;
-  text += line(header) + rows.map(line).join('');
+  text += table(header, rows);
   const cache = current.cache;
   if (cache) {
     const asked = cache.hits + cache.misses;
@@ -95,10 +87,39 @@ export function formatStatus(current: AppStatus): string {
       `\ncache: ${cache.entries} entries, ${(cache.bytes / 1024).toFixed(0)} KiB; ` +
       `${cache.hits} hits, ${cache.misses} misses (${ratio} hits), ${cache.coalesced} coalesced\n`;
   }
+  text += formatNodes(current.nodes ?? []);
   const recent = current.decisions.slice(-10);
   text += recent.length === 0 ? '\nno scaling decisions yet\n' : '\nrecent scaling decisions:\n';
   for (const decision of recent) {
     text += `  ${decision.at.slice(11, 23)}  ${decision.service} ${decision.from} → ${decision.to}  ${decision.reason}\n`;
   }
   return text;
+}
+
+/** Every node of the app: this one (`*`), then those heard over NATS. */
+function formatNodes(nodes: AppStatus['nodes']): string {
+  const rows = nodes.map((node) => [
+    `${node.self ? '*' : ' '} ${node.id}`,
+    node.address,
+    String(node.pid),
+    node.pools
+      .filter((pool) => pool.kind === 'requests')
+      .map((pool) => `${pool.service} ${pool.ready}/${pool.now}`)
+      .join(', '),
+    node.self ? 'now' : `${((Date.now() - Date.parse(node.lastSeen)) / 1000).toFixed(1)} s ago`,
+  ]);
+  return `\n${nodes.length === 1 ? '1 node' : `${nodes.length} nodes`}:\n${table(['  NODE', 'ADDRESS', 'PID', 'REPLICAS READY/NOW', 'SEEN'], rows)}`;
+}
+
+/** Columns as wide as their widest cell, two spaces apart. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    `${cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd()}\n`;
+  return line(header) + rows.map(line).join('');
 }

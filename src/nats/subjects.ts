@@ -25,3 +25,8 @@ function dotted(name: string): string {
 export function callSubject(app: string, service: string): string {
   return `cleave.${token(app)}.calls.${token(service)}`;
 }
+
+/** Where the nodes of an app say they are alive (and that they leave). */
+export function nodesSubject(app: string): string {
+  return `cleave.${token(app)}.nodes`;
+}

@@ -4,6 +4,7 @@ import type { ScalePolicy, ScaleTargets } from '../app/service.ts';
 import type { ReplicaLoad, ScaleDecision } from '../autoscale/autoscaler.ts';
 import type { ScaleCounts } from '../autoscale/decision-log.ts';
 import type { CacheStats } from '../cache/response-cache.ts';
+import type { NodeStatus } from '../discovery/node.ts';
 
 export interface PoolStatus {
   service: string;
@@ -40,6 +41,8 @@ export interface AppStatus {
   pools: PoolStatus[];
   /** Recent scaling decisions, oldest first. */
   decisions: ScaleDecision[];
+  /** Every live node of the app, this one first: only this one when no NATS is shared. */
+  nodes: NodeStatus[];
   /** The gateway's response cache, as last reported; absent with CLEAVE_CACHE=off. */
   cache?: CacheStats;
 }

@@ -25,6 +25,9 @@ import { natsOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts
 import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { AdminServer } from './admin-server.ts';
+import { NatsDirectory } from '../discovery/nats-directory.ts';
+import { nodeAddress, nodeId, type NodeInfo } from '../discovery/node.ts';
+import type { NatsConnection } from '../nats/connection.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { ReplicaDirectory } from './replica-directory.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
@@ -63,6 +66,10 @@ export class Supervisor {
   readonly #decisions: DecisionLog;
   #loop: ScaleLoop | undefined;
   #admin: AdminServer | undefined;
+  /** The NATS every node shares, when set: this node's heartbeats and the others'. */
+  #nats: NatsConnection | undefined;
+  #nodes: NatsDirectory | undefined;
+  readonly #node = { id: nodeId(), startedAt: new Date().toISOString() };
   /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
   readonly #unhealthy = new Map<string, NodeJS.Timeout>();
 
@@ -104,10 +111,11 @@ export class Supervisor {
     );
     await this.#store.start();
     // Redis and NATS likewise: every process connects itself, but none is forked if one of
-    // them can't be reached.
-    const shared = [redisOf(config, log, app.name), natsOf(config, log, 'supervisor')];
-    await startAll(...shared);
-    await stopAll(...shared);
+    // them can't be reached. The supervisor keeps NATS for the node's heartbeats.
+    const redis = redisOf(config, log, app.name);
+    this.#nats = natsOf(config, log, 'supervisor');
+    await startAll(redis, this.#nats);
+    await stopAll(redis);
     const secret = config.CLEAVE_SECRET ?? randomBytes(32).toString('base64url');
     this.#socketDir = await makeSocketDir();
     // One secret for every process, so a session made by one replica is valid at another.
@@ -173,6 +181,11 @@ export class Supervisor {
       this.#admin = new AdminServer(this.#address.port, () => this.status());
       await this.#admin.listen();
     }
+    // Heard by the other nodes only once it serves: a node in the list takes requests.
+    if (this.#nats) {
+      this.#nodes = new NatsDirectory(this.#nats, { app: app.name, self: () => this.#nodeInfo(), log });
+      this.#nodes.start();
+    }
     if (config.CLEAVE_AUTOSCALE) {
       this.#loop = new ScaleLoop({
         pools: [...this.#pools, ...this.#tasks.pools],
@@ -219,7 +232,31 @@ export class Supervisor {
         ),
       ],
       decisions: this.#decisions.recent(),
+      nodes: this.#nodes?.nodes() ?? [{ ...this.#nodeInfo(), lastSeen: new Date().toISOString(), self: true }],
       ...(this.#gateway?.cacheStats ? { cache: this.#gateway.cacheStats } : {}),
+    };
+  }
+
+  /** This node as the others (and `cleave status`) see it. */
+  #nodeInfo(): NodeInfo {
+    return {
+      ...this.#node,
+      address: nodeAddress(this.#address?.port),
+      pid: process.pid,
+      pools: [
+        ...this.#pools.map((pool) => ({
+          service: pool.service,
+          kind: 'requests' as const,
+          ready: pool.readyCount,
+          now: pool.size,
+        })),
+        ...(this.#tasks?.pools ?? []).map((pool) => ({
+          service: pool.service,
+          kind: 'tasks' as const,
+          ready: pool.readyCount,
+          now: pool.size,
+        })),
+      ],
     };
   }
 
@@ -238,6 +275,8 @@ export class Supervisor {
    */
   async stop(graceMs = this.#options.config.CLEAVE_STOP_GRACE_MS): Promise<void> {
     this.#loop?.stop();
+    // Out of the other nodes' lists at once: it is about to stop serving.
+    await this.#nodes?.stop();
     await this.#admin?.close();
     for (const timer of this.#unhealthy.values()) clearTimeout(timer);
     this.#unhealthy.clear();
@@ -246,6 +285,7 @@ export class Supervisor {
     await this.#tasks?.stop(graceMs);
     await this.#hub?.stop();
     await this.#store?.stop();
+    await this.#nats?.stop();
     if (this.#socketDir) await rm(this.#socketDir, { recursive: true, force: true });
   }
 

@@ -73,6 +73,11 @@ describe('cleave start: autoscaling', { timeout: 90_000 }, () => {
         ['work', 'tasks'],
       ],
     );
+    // No NATS: the node is alone, and says so.
+    assert.deepEqual(
+      initial.nodes.map((node) => [node.self, node.address.endsWith(`:${app.port}`), node.pools.length]),
+      [[true, true, 2]],
+    );
     assert.equal(workers().length, 1);
 
     const burn = load(`${app.url}/burn?ms=4`, 6);

@@ -11,7 +11,7 @@ import { NATS_URL } from '../helpers/nats.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
 import { openSocket } from '../helpers/ws-client.ts';
 import { sleep, until } from '../helpers/wait.ts';
-import { type CleaveProcess, runToExit, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
+import { type CleaveProcess, runToExit, startCleave, statusOf, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
 
 const SECRET = 'one secret shared by every node of the forum';
 
@@ -175,6 +175,26 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
       if (answer.status === 429) assert.equal(answer.body.error?.code, 'CLEAVE_RATE_LIMITED');
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429, 429], 'the 7th on A, the 8th on B');
+  });
+
+  it('lists both nodes in cleave status on either, each with what it runs', async () => {
+    const listed = async (node: CleaveProcess) =>
+      (await statusOf(node.port)).nodes.map((entry) => ({
+        self: entry.self,
+        port: entry.address.split(':').at(-1),
+        posts: entry.pools.find((pool) => pool.service === 'posts' && pool.kind === 'requests')?.ready,
+      }));
+    const expected = (self: CleaveProcess, other: CleaveProcess) => [
+      { self: true, port: String(self.port), posts: 2 },
+      { self: false, port: String(other.port), posts: 2 },
+    ];
+    await until(
+      async () => (JSON.stringify(await listed(a)) === JSON.stringify(expected(a, b)) ? true : undefined),
+      5000,
+      'A lists A and B',
+      200,
+    );
+    assert.deepEqual(await listed(b), expected(b, a));
   });
 
   // Two posts replicas on each node: four schedulers, one run per tick.

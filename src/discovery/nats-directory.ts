@@ -1,0 +1,107 @@
+// The nodes of an app that share a NATS: each supervisor publishes a heartbeat with what it
+// runs on `cleave.<app>.nodes` every second and hears everyone else's. A node that misses
+// three heartbeats leaves the list; one that stops says so and leaves it at once. Nothing is
+// stored anywhere: the list is what was heard lately, so it needs no cleanup after a crash.
+
+import type { Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { NatsConnection } from '../nats/connection.ts';
+import { nodesSubject } from '../nats/subjects.ts';
+import type { NodeInfo, NodeStatus } from './node.ts';
+import { parseUntrustedJson } from '../shared/untrusted-json.ts';
+
+export interface NatsDirectoryOptions {
+  app: string;
+  /** What this node says about itself, asked at each heartbeat. */
+  self(): NodeInfo;
+  log: Logger;
+  /** @default 1000 */
+  heartbeatMs?: number;
+  /** Heartbeats a node may miss before it leaves the list. @default 3 */
+  missedBeats?: number;
+}
+
+type Message = { beat: NodeInfo } | { leaving: string };
+
+interface Heard {
+  info: NodeInfo;
+  at: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class NatsDirectory {
+  readonly #nats: NatsConnection;
+  readonly #options: NatsDirectoryOptions;
+  readonly #heard = new Map<string, Heard>();
+  #subscription: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #selfId: string | undefined;
+
+  /** `nats` is started and stopped by whoever made it. */
+  constructor(nats: NatsConnection, options: NatsDirectoryOptions) {
+    this.#nats = nats;
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#subscription = this.#nats.client.subscribe(nodesSubject(this.#options.app), {
+      callback: (error, message) => {
+        if (error === null) this.#hear(message.data);
+      },
+    });
+    this.#beat();
+    this.#timer = setInterval(() => this.#beat(), this.#options.heartbeatMs ?? 1000);
+    this.#timer.unref();
+  }
+
+  /** Every live node, this one first, then by id. */
+  nodes(): NodeStatus[] {
+    const self = this.#options.self();
+    const now = Date.now();
+    const oldest = now - (this.#options.heartbeatMs ?? 1000) * ((this.#options.missedBeats ?? 3) + 0.5);
+    const others = [...this.#heard.values()]
+      .filter((heard) => heard.info.id !== self.id && heard.at >= oldest)
+      .sort((a, b) => a.info.id.localeCompare(b.info.id))
+      .map((heard) => ({ ...heard.info, lastSeen: new Date(heard.at).toISOString(), self: false }));
+    return [{ ...self, lastSeen: new Date(now).toISOString(), self: true }, ...others];
+  }
+
+  /** Tells the others this node leaves, and stops hearing them. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    if (this.#selfId !== undefined) this.#publish({ leaving: this.#selfId });
+    await this.#subscription?.drain().catch(() => {});
+    this.#heard.clear();
+  }
+
+  #beat(): void {
+    const info = this.#options.self();
+    this.#selfId = info.id;
+    this.#publish({ beat: info });
+    // Forget what expired long ago, so a list of restarts never grows.
+    const forgetBefore = Date.now() - 60_000;
+    for (const [id, heard] of this.#heard) if (heard.at < forgetBefore) this.#heard.delete(id);
+  }
+
+  #publish(message: Message): void {
+    const client = this.#nats.client;
+    if (client.isClosed() || client.isDraining()) return;
+    client.publish(nodesSubject(this.#options.app), encoder.encode(JSON.stringify(message)));
+  }
+
+  #hear(data: Uint8Array): void {
+    let message: Message;
+    try {
+      message = parseUntrustedJson(decoder.decode(data)) as Message;
+    } catch (error) {
+      this.#options.log.warn({ err: error }, 'malformed node heartbeat ignored');
+      return;
+    }
+    if ('leaving' in message) this.#heard.delete(String(message.leaving));
+    else if (message.beat && typeof message.beat.id === 'string') {
+      this.#heard.set(message.beat.id, { info: message.beat, at: Date.now() });
+    }
+  }
+}
