@@ -10,10 +10,10 @@
 // - no answer before the deadline: CallTimeoutError. A callee that died mid-call looks the
 //   same over NATS (nothing tells the caller), so it is never retried: the call may have run.
 
-import { errors as natsErrors, type Msg } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
 import type { ActionDefinition } from '../app/action.ts';
 import { CallTimeoutError, UpstreamUnavailableError } from '../errors.ts';
-import type { NatsConnection } from '../nats/connection.ts';
+import { natsClient, type NatsConnection } from '../nats/connection.ts';
 import { callSubject } from '../nats/subjects.ts';
 import { fromWire, type WireError } from '../shared/error-wire.ts';
 import type { RemoteCaller } from './action-caller.ts';
@@ -74,7 +74,7 @@ export class NatsCaller implements RemoteCaller {
           await new Promise((resolve) => setTimeout(resolve, Math.min(NO_RESPONDERS_WAIT_MS, left)));
           continue;
         }
-        if (error instanceof natsErrors.TimeoutError || isTimeout(error)) {
+        if (isTimeout(error)) {
           throw new CallTimeoutError(definition.id, timeoutMs);
         }
         // Closed, draining, or a payload over the server's limit: nothing was sent.
@@ -91,6 +91,7 @@ export class NatsCaller implements RemoteCaller {
 }
 
 function isNoResponders(error: unknown): boolean {
+  const natsErrors = natsClient().errors;
   return (
     error instanceof natsErrors.NoRespondersError ||
     (error instanceof natsErrors.RequestError && error.isNoResponders())
@@ -98,5 +99,9 @@ function isNoResponders(error: unknown): boolean {
 }
 
 function isTimeout(error: unknown): boolean {
-  return error instanceof natsErrors.RequestError && error.cause instanceof natsErrors.TimeoutError;
+  const natsErrors = natsClient().errors;
+  return (
+    error instanceof natsErrors.TimeoutError ||
+    (error instanceof natsErrors.RequestError && error.cause instanceof natsErrors.TimeoutError)
+  );
 }

@@ -7,8 +7,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
-import { X509Certificate } from '@peculiar/x509';
-import selfsigned from 'selfsigned';
 import { ConfigError } from '../errors.ts';
 
 export interface TlsSettings {
@@ -86,10 +84,12 @@ async function localhostCertificate(dir: string): Promise<{ cert: string; key: s
   const keyFile = join(dir, 'localhost.key');
   try {
     const kept = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
-    if (signedWithSha2(kept.cert)) return kept;
+    if (await signedWithSha2(kept.cert)) return kept;
   } catch {
     // None yet: make one.
   }
+  // Loaded only here: node-forge, under selfsigned, costs every process 0.4 s to import.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
     // 825 days: the longest a browser accepts for a server certificate.
     notAfterDate: new Date(Date.now() + 825 * 24 * 3600 * 1000),
@@ -124,14 +124,16 @@ export interface SignatureAlgorithm {
 }
 
 /** The algorithm a certificate (PEM or DER) is signed with. */
-export function signatureAlgorithmOf(certificate: string | Buffer): SignatureAlgorithm {
+export async function signatureAlgorithmOf(certificate: string | Buffer): Promise<SignatureAlgorithm> {
+  // Loaded only with TLS on, as selfsigned is.
+  const { X509Certificate } = await import('@peculiar/x509');
   return new X509Certificate(certificate).signatureAlgorithm as SignatureAlgorithm;
 }
 
 /** False for SHA-1 (or anything weaker) and for a file that is no certificate: both are made again. */
-function signedWithSha2(certPem: string): boolean {
+async function signedWithSha2(certPem: string): Promise<boolean> {
   try {
-    return ['SHA-256', 'SHA-384', 'SHA-512'].includes(signatureAlgorithmOf(certPem).hash.name);
+    return ['SHA-256', 'SHA-384', 'SHA-512'].includes((await signatureAlgorithmOf(certPem)).hash.name);
   } catch {
     return false;
   }

@@ -2,7 +2,8 @@
 // calls, tasks and discovery. The client reconnects by itself, forever, and resubscribes;
 // the log hears of an outage once, and once more when it ends.
 
-import { connect, type NatsConnection as Client } from '@nats-io/transport-node';
+import type { NatsConnection as Client } from '@nats-io/transport-node';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import { NatsUnavailableError } from '../errors.ts';
 import { Outage, type OutageLog } from '../shared/outage.ts';
 import { reasonOf, redactedUrl } from '../shared/server-errors.ts';
@@ -23,6 +24,9 @@ export interface NatsConnectionOptions {
 const RECONNECT_WAIT_MS = 250;
 const PING_INTERVAL_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 2000;
+
+/** The NATS client package, loaded by a process that connects to NATS. */
+export const natsClient = loadOnUse<typeof import('@nats-io/transport-node')>('@nats-io/transport-node');
 
 export class NatsConnection {
   readonly #options: NatsConnectionOptions;
@@ -53,7 +57,7 @@ export class NatsConnection {
   /** Connects; NATS unreachable is a NatsUnavailableError. */
   async start(): Promise<void> {
     try {
-      this.#client = await connect({
+      this.#client = await natsClient().connect({
         servers: this.#servers(),
         name: this.#options.name,
         timeout: this.#options.timeoutMs,

@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import type { Logger } from 'pino';
 import { findTask, type App } from '../app/app.ts';
 import { ShuttingDownError, TaskFailedError, TaskNotFoundError, TaskQueueFullError } from '../errors.ts';
@@ -50,6 +51,8 @@ interface WireError {
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL('./task-worker.mjs', import.meta.url));
+
+const piscina = loadOnUse<typeof import('piscina')>('piscina');
 
 export class WorkerTaskQueue implements TaskQueue {
   readonly #options: WorkerTaskQueueOptions;
@@ -149,7 +152,7 @@ export class WorkerTaskQueue implements TaskQueue {
   #ensurePool(): Piscina<TaskRequest, TaskReply> {
     if (this.#pool !== undefined) return this.#pool;
     const options = this.#options;
-    const pool = new Piscina<TaskRequest, TaskReply>({
+    const pool = new (piscina().Piscina)<TaskRequest, TaskReply>({
       filename: WORKER_ENTRY,
       workerData: { appModule: this.#appModuleUrl },
       minThreads: options.minThreads ?? 1,

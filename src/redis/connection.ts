@@ -3,7 +3,8 @@
 // Redis that is down or slow costs a caller CLEAVE_REDIS_TIMEOUT_MS at most, never a hang; it
 // reconnects by itself, and the log hears of an outage once, and once more when it ends.
 
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import { RedisUnavailableError } from '../errors.ts';
 import { Outage, type OutageLog } from '../shared/outage.ts';
 import { reasonOf, redactedUrl } from '../shared/server-errors.ts';
@@ -22,6 +23,8 @@ export interface RedisConnectionOptions {
 // rarely enough not to flood a server that is coming back up.
 const MAX_RECONNECT_DELAY_MS = 1000;
 
+const ioredis = loadOnUse<typeof import('ioredis')>('ioredis');
+
 export class RedisConnection {
   readonly client: Redis;
   readonly #url: string;
@@ -31,7 +34,7 @@ export class RedisConnection {
 
   constructor(options: RedisConnectionOptions) {
     this.#url = options.url;
-    this.client = new Redis(options.url, {
+    this.client = new (ioredis().Redis)(options.url, {
       lazyConnect: true,
       keyPrefix: options.keyPrefix,
       // A command while disconnected fails at once (the caller falls back) rather than wait

@@ -5,7 +5,8 @@
 // failure to reach the server answered at once as StoreUnavailableError (503): the pool
 // makes new connections on the next call, so the store recovers by itself.
 
-import pg from 'pg';
+import type pg from 'pg';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import { StoreConflictError, StoreUnavailableError } from '../errors.ts';
 import { checkListOptions } from './list-keys.ts';
 import { ddlOf, placementOf, prefixEnd, quoted, type Placement } from './postgres-layout.ts';
@@ -45,6 +46,8 @@ interface Row {
   version: number;
 }
 
+const postgres = loadOnUse<typeof import('pg')>('pg');
+
 export class PostgresStore implements StoreBackend {
   readonly #options: PostgresStoreOptions;
   readonly #prefix: string;
@@ -73,7 +76,7 @@ export class PostgresStore implements StoreBackend {
   /** Connects and makes the declared schemas; PostgreSQL unreachable is a StoreUnavailableError. */
   async start(): Promise<void> {
     const timeoutMs = this.#options.timeoutMs ?? 5000;
-    const pool = new pg.Pool({
+    const pool = new (postgres().Pool)({
       connectionString: this.#options.url,
       max: this.#options.poolMax ?? 4,
       connectionTimeoutMillis: timeoutMs,

@@ -97,8 +97,8 @@ async function refusal(port: number, probe: string): Promise<void> {
 }
 
 /** sha256WithRSAEncryption, or ECDSA with SHA-256. */
-function assertSha256Signed(certificate: Buffer | string): void {
-  const signature = signatureAlgorithmOf(certificate);
+async function assertSha256Signed(certificate: Buffer | string): Promise<void> {
+  const signature = await signatureAlgorithmOf(certificate);
   assert.equal(signature.hash.name, 'SHA-256');
   assert.ok(['RSASSA-PKCS1-v1_5', 'ECDSA'].includes(signature.name), signature.name);
 }
@@ -163,7 +163,7 @@ for (const mode of ['start', 'dev'] as const) {
     it('signs its certificate with SHA-256', async () => {
       const outcome = await handshake(app.port);
       assert.ok(outcome.connected);
-      assertSha256Signed(outcome.certificate);
+      await assertSha256Signed(outcome.certificate);
     });
 
     it('sends HSTS, also on errors', async () => {
@@ -252,7 +252,7 @@ describe('a SHA-1 certificate found at start', { timeout: 60_000 }, () => {
     await writeFile(join(tlsDir, 'localhost.key'), pems.private);
 
     await served({ CLEAVE_TLS_DIR: tlsDir }, async (certificate) => {
-      assertSha256Signed(certificate);
+      await assertSha256Signed(certificate);
       const kept = new NodeX509Certificate(await readFile(join(tlsDir, 'localhost.crt')));
       assert.ok(kept.raw.equals(certificate), 'the new certificate is the one kept for the next start');
       const key = createPrivateKey(await readFile(join(tlsDir, 'localhost.key'), 'utf8'));
@@ -269,7 +269,7 @@ describe('a SHA-1 certificate found at start', { timeout: 60_000 }, () => {
     await served(
       { CLEAVE_TLS_CERT: certFile, CLEAVE_TLS_KEY: join(dir, 'mine.key'), CLEAVE_TLS_DIR: join(dir, 'unused') },
       async (certificate) => {
-        assert.equal(signatureAlgorithmOf(certificate).hash.name, 'SHA-1');
+        assert.equal((await signatureAlgorithmOf(certificate)).hash.name, 'SHA-1');
         assert.equal(await readFile(certFile, 'utf8'), pems.cert);
       },
     );
