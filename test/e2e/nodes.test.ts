@@ -9,9 +9,17 @@ import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { NATS_URL } from '../helpers/nats.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
+import { fetchStatus } from '../../src/cli/status.ts';
 import { openSocket } from '../helpers/ws-client.ts';
 import { sleep, until } from '../helpers/wait.ts';
-import { type CleaveProcess, runToExit, startCleave, statusOf, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
+import {
+  childPids,
+  type CleaveProcess,
+  runToExit,
+  startCleave,
+  statusOf,
+  stopLeavingNothing,
+} from '../helpers/spawn-cleave.ts';
 
 const SECRET = 'one secret shared by every node of the forum';
 
@@ -178,8 +186,8 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
   });
 
   it('lists both nodes in cleave status on either, each with what it runs', async () => {
-    const listed = async (node: CleaveProcess) =>
-      (await statusOf(node.port)).nodes.map((entry) => ({
+    const listed = async (node: CleaveProcess, status = fetchStatus) =>
+      (await status(node.port)).nodes.map((entry) => ({
         self: entry.self,
         port: entry.address.split(':').at(-1),
         posts: entry.pools.find((pool) => pool.service === 'posts' && pool.kind === 'requests')?.ready,
@@ -194,7 +202,7 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
       'A lists A and B',
       200,
     );
-    assert.deepEqual(await listed(b), expected(b, a));
+    assert.deepEqual(await listed(b, statusOf), expected(b, a), 'as `cleave status --json` prints it');
   });
 
   // Two posts replicas on each node: four schedulers, one run per tick.
@@ -219,6 +227,65 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
         .map(({ node }) => node),
     );
     assert.deepEqual([...ranOn].sort(), ['A', 'B'], 'both nodes schedule the job; the lease decides who runs it');
+  });
+
+  // Last: it kills node A. Node A here is every process of one `cleave start`, as a machine
+  // lost at once; the writes go through both nodes, as a load balancer would send them.
+  it('loses nothing acknowledged when node A is killed mid-write, B answers throughout, and A rejoins', async () => {
+    const cookie = await signedUp(b);
+    const acknowledged: string[] = [];
+    const failedOnB: string[] = [];
+    let writing = true;
+    const writes = (async () => {
+      for (let write = 0; writing; write++) {
+        const node = write % 2 === 0 ? a : b;
+        try {
+          const answer = await send(node.url, '/api/posts', {
+            method: 'POST',
+            body: { text: `write ${write}` },
+            cookie,
+          });
+          if (answer.status === 201) acknowledged.push(answer.body.id!);
+          else if (node === b) failedOnB.push(`${answer.status} ${answer.body.error?.code}`);
+        } catch (error) {
+          // A's connection refused or reset is the point; B's would be a failure.
+          if (node === b) failedOnB.push(String(error));
+        }
+      }
+    })();
+    await until(() => (acknowledged.length >= 20 ? true : undefined), 10_000, 'writes acknowledged before the kill');
+    const killed = [a.child.pid!, ...childPids(a.child.pid!)];
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    const countAtKill = acknowledged.length;
+    await until(
+      () => (acknowledged.length >= countAtKill + 20 ? true : undefined),
+      10_000,
+      'B acknowledges writes after the kill',
+    );
+    writing = false;
+    await writes;
+    assert.deepEqual(failedOnB, [], 'B answered every write');
+    for (const id of acknowledged) {
+      const read = await send(b.url, `/api/posts/${id}`, { cookie });
+      assert.equal(read.status, 200, `post ${id}, acknowledged, is readable through B`);
+    }
+    await until(
+      async () => ((await fetchStatus(b.port)).nodes.length === 1 ? true : undefined),
+      10_000,
+      "A leaves B's list once it misses its heartbeats",
+      250,
+    );
+
+    a = await startCleave(['start', 'examples/forum'], nodeEnv(), 30_000);
+    await until(
+      async () => ((await fetchStatus(b.port)).nodes.length === 2 ? true : undefined),
+      5000,
+      "A, restarted, is in B's list again",
+      250,
+    );
+    const written = await send(a.url, '/api/posts', { method: 'POST', body: { text: 'after the restart' }, cookie });
+    assert.equal(written.status, 201);
+    assert.equal((await send(b.url, `/api/posts/${written.body.id}`, { cookie })).body.text, 'after the restart');
   });
 });
 
