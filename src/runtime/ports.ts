@@ -82,7 +82,12 @@ export function embeddedPorts(config: RuntimeConfig, log: Logger, scope: PortsSc
  * file live in one process: the monolith's, or the supervisor's, which replicas reach over
  * IPC. PostgreSQL is opened by every process itself (sharedStore).
  */
-export function storeOf(config: RuntimeConfig, log: Logger, services: readonly string[]): StoreBackend {
+export function storeOf(
+  config: RuntimeConfig,
+  log: Logger,
+  services: readonly string[],
+  options: { serviceRoles?: boolean } = {},
+): StoreBackend {
   const target = config.CLEAVE_STORE;
   if (target === 'memory') return new MemoryStore();
   if (target === 'file') {
@@ -95,6 +100,7 @@ export function storeOf(config: RuntimeConfig, log: Logger, services: readonly s
     poolMax: config.CLEAVE_STORE_POOL_MAX,
     timeoutMs: config.CLEAVE_STORE_TIMEOUT_MS,
     log,
+    ...(options.serviceRoles ? { serviceRoles: true } : {}),
   });
 }
 

@@ -12,6 +12,7 @@ import { checkListOptions } from './list-keys.ts';
 import { ddlOf, placementOf, prefixEnd, quoted, type Placement } from './postgres-layout.ts';
 import { reasonOf, redactedUrl } from '../shared/server-errors.ts';
 import { isUnavailable } from './postgres-errors.ts';
+import { mayCreateRoles, roleDdlOf, serviceRoleOf, urlAs } from './postgres-roles.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
 import { Outage, type OutageLog } from '../shared/outage.ts';
 
@@ -27,11 +28,17 @@ export interface PostgresStoreOptions {
   /** A statement, or a connection attempt, that takes longer fails with StoreUnavailableError. @default 5000 */
   timeoutMs?: number;
   log?: OutageLog & { debug(obj: object, msg: string): void };
+  /**
+   * Make a role per schema in `schemas`, where the URL's role may create roles
+   * (postgres-roles.ts); `urlFor` then gives each service's URL. @default false
+   */
+  serviceRoles?: boolean;
 }
 
 // Advisory-lock key for DDL: two processes creating one schema at once would otherwise race
 // on the catalog (a unique violation from `CREATE SCHEMA IF NOT EXISTS`).
 const DDL_LOCK = 0x636c_6576; // "clev"
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 interface Table {
   /** The table as SQL names it. */
@@ -56,6 +63,8 @@ export class PostgresStore implements StoreBackend {
   readonly #ready = new Map<string, Promise<void>>();
   readonly #outage: Outage | undefined;
   readonly #tables = new Map<string, Table>();
+  /** Whether each service has a role of its own (serviceRoles, and the URL's role may create roles). */
+  #rolesMade = false;
 
   constructor(options: PostgresStoreOptions) {
     this.#options = options;
@@ -101,6 +110,7 @@ export class PostgresStore implements StoreBackend {
       // Connect even with nothing to make: a server that is down is said at start, not at the first request.
       if (schemas.length === 0) await pool.query('SELECT 1');
       await Promise.all(schemas.map((schema) => this.#ensure(`${this.#prefix}${schema}`)));
+      if (this.#options.serviceRoles && schemas.length > 0) await this.#makeRoles(schemas);
     } catch (error) {
       this.#pool = undefined;
       await pool.end().catch(() => {});
@@ -249,12 +259,49 @@ export class PostgresStore implements StoreBackend {
     return ready;
   }
 
+  /**
+   * The URL the replicas of `service` use: its own role's when roles were made, else the
+   * store's own.
+   */
+  urlFor(service: string): string {
+    if (!this.#rolesMade) return this.#options.url;
+    return urlAs(this.#options.url, serviceRoleOf(this.#options.url, `${this.#prefix}${service}`));
+  }
+
+  async #makeRoles(services: readonly string[]): Promise<void> {
+    await this.#underDdlLock(async (client) => {
+      if (!(await mayCreateRoles(client))) return;
+      for (const service of services) {
+        const schema = `${this.#prefix}${service}`;
+        await client.query(roleDdlOf(schema, serviceRoleOf(this.#options.url, schema)));
+      }
+      this.#rolesMade = true;
+    });
+  }
+
   async #createSchema(schema: string): Promise<void> {
+    try {
+      await this.#underDdlLock((client) => client.query(ddlOf(schema)));
+    } catch (error) {
+      // A service's own role may not create schemas: the supervisor made its schema already.
+      if ((error as { code?: string }).code === INSUFFICIENT_PRIVILEGE && (await this.#tableExists(schema))) return;
+      throw error;
+    }
+  }
+
+  async #tableExists(schema: string): Promise<boolean> {
+    const result = await this.#pool!.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [
+      `${quoted(schema)}.records`,
+    ]);
+    return result.rows[0]?.found != null;
+  }
+
+  async #underDdlLock(work: (client: pg.PoolClient) => Promise<unknown>): Promise<void> {
     const client = await this.#pool!.connect();
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
-      await client.query(ddlOf(schema));
+      await work(client);
       await client.query('COMMIT');
       client.release();
     } catch (error) {

@@ -21,6 +21,7 @@ import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { IpcHub } from '../ipc/hub.ts';
 import { MemoryLock } from '../lock/memory.ts';
 import { storeOf } from '../runtime/ports.ts';
+import { PostgresStore } from '../store/postgres.ts';
 import { natsOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
 import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
@@ -102,14 +103,18 @@ export class Supervisor {
     app.config?.load();
     // PostgreSQL: replicas open it themselves, but the supervisor makes every service's
     // schema once, and an unreachable server stops the start before anything is forked.
-    this.#store = coalesceReads(
-      storeOf(
-        config,
-        log,
-        app.services.map((service) => service.name),
-      ),
+    // It makes a role per service too, where it may: each service's replicas then connect as
+    // their own, which reaches only their own schema.
+    const backend = storeOf(
+      config,
+      log,
+      app.services.map((service) => service.name),
+      { serviceRoles: true },
     );
+    this.#store = coalesceReads(backend);
     await this.#store.start();
+    const storeEnvOf = (service: string): NodeJS.ProcessEnv =>
+      backend instanceof PostgresStore ? { CLEAVE_STORE: backend.urlFor(service) } : {};
     // Redis and NATS likewise: every process connects itself, but none is forked if one of
     // them can't be reached. The supervisor keeps NATS for the node's heartbeats.
     const redis = redisOf(config, log, app.name);
@@ -154,7 +159,7 @@ export class Supervisor {
           registry,
           directory: this.#directory,
           log,
-          env,
+          env: { ...env, ...storeEnvOf(service.name) },
           drainGraceMs: config.CLEAVE_STOP_GRACE_MS,
           ...(out ? { out } : {}),
         }),

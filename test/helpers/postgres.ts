@@ -20,8 +20,16 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   return {
     url: url.href,
     name,
-    // FORCE: a process a test killed may still hold a connection.
-    drop: async () => void (await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+    // FORCE: a process a test killed may still hold a connection. Then the roles cleave made
+    // for its services (`<database>_<service>`), which outlive a database.
+    drop: async () => {
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin(`DO $drop$ DECLARE role text; BEGIN
+        FOR role IN SELECT rolname FROM pg_roles WHERE starts_with(rolname, '${name}_') LOOP
+          EXECUTE format('DROP ROLE %I', role);
+        END LOOP;
+      END $drop$`);
+    },
   };
 }
 
