@@ -76,12 +76,15 @@ class TimedRun extends Expiring {
   #resolve!: (value: unknown) => void;
   #reject!: (error: Error) => void;
 
-  constructor(
-    readonly definition: ActionDefinition,
-    readonly context: CallContext,
-    readonly log: Logger,
-  ) {
+  readonly definition: ActionDefinition;
+  readonly context: CallContext;
+  readonly log: Logger;
+
+  constructor(definition: ActionDefinition, context: CallContext, log: Logger) {
     super();
+    this.definition = definition;
+    this.context = context;
+    this.log = log;
     // Already the sooner of the action's timeout and what the caller has left (ActionCaller).
     this.deadline = context.deadline;
   }

@@ -57,10 +57,10 @@ export class HttpRequestContext implements RequestContext<unknown, unknown, unkn
   private readonly deadline: number;
   private readonly calls: CallWithMeta | undefined;
 
-  constructor(
-    private readonly base: ServiceContext,
-    data: RequestData,
-  ) {
+  private readonly base: ServiceContext;
+
+  constructor(base: ServiceContext, data: RequestData) {
+    this.base = base;
     this.auth = data.auth;
     this.res = data.res;
     this.headersOut = data.headers;

@@ -71,7 +71,10 @@ export class HttpServer {
   private readonly hub: UpgradeHandler;
   private readonly log: Logger;
 
-  constructor(private readonly options: HttpServerOptions) {
+  private readonly options: HttpServerOptions;
+
+  constructor(options: HttpServerOptions) {
+    this.options = options;
     this.pipeline = options.pipeline;
     this.hub = options.hub;
     this.log = options.log;

@@ -44,7 +44,10 @@ export class SocketHub {
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
 
-  constructor(private readonly options: SocketHubOptions) {
+  private readonly options: SocketHubOptions;
+
+  constructor(options: SocketHubOptions) {
+    this.options = options;
     // A peer that vanished without a FIN (laptop lid closed) is found by a
     // missed pong and dropped, so its subscriptions don't pile up.
     this.heartbeat = setInterval(() => this.checkHeartbeats(), HEARTBEAT_MS).unref();

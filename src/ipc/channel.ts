@@ -66,10 +66,13 @@ interface Endpoint {
 class NodeIpcChannel implements IpcChannel {
   #backlog = 0;
 
-  constructor(
-    private readonly emitter: EventEmitter,
-    private readonly endpoint: Endpoint,
-  ) {}
+  private readonly emitter: EventEmitter;
+  private readonly endpoint: Endpoint;
+
+  constructor(emitter: EventEmitter, endpoint: Endpoint) {
+    this.emitter = emitter;
+    this.endpoint = endpoint;
+  }
 
   get closed(): boolean {
     return !this.endpoint.isConnected();

@@ -53,7 +53,10 @@ export class Runtime {
   private unsubscribers: Array<() => void> = [];
   private readonly app: App;
 
-  constructor(private readonly options: RuntimeOptions) {
+  private readonly options: RuntimeOptions;
+
+  constructor(options: RuntimeOptions) {
+    this.options = options;
     this.app = servicesOf(options.app, options.services);
   }
 

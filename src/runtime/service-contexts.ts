@@ -27,10 +27,13 @@ export interface Ports {
 export class ServiceContexts {
   private readonly contexts = new Map<string, ServiceContext>();
 
-  constructor(
-    private readonly ports: Ports,
-    private readonly log: Logger,
-  ) {}
+  private readonly ports: Ports;
+  private readonly log: Logger;
+
+  constructor(ports: Ports, log: Logger) {
+    this.ports = ports;
+    this.log = log;
+  }
 
   for(service: string): ServiceContext {
     let context = this.contexts.get(service);
