@@ -113,8 +113,11 @@ export class Supervisor {
     );
     this.#store = coalesceReads(backend);
     await this.#store.start();
+    // Each service's processes get their own role's URL; the gateway opens no store, so it
+    // gets no URL at all.
     const storeEnvOf = (service: string): NodeJS.ProcessEnv =>
       backend instanceof PostgresStore ? { CLEAVE_STORE: backend.urlFor(service) } : {};
+    const gatewayStoreEnv: NodeJS.ProcessEnv = backend instanceof PostgresStore ? { CLEAVE_STORE: 'memory' } : {};
     // Redis and NATS likewise: every process connects itself, but none is forked if one of
     // them can't be reached. The supervisor keeps NATS for the node's heartbeats.
     const redis = redisOf(config, log, app.name);
@@ -132,6 +135,7 @@ export class Supervisor {
       log,
       maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
       env,
+      envOf: storeEnvOf,
       canGrow: (service, size) =>
         config.CLEAVE_AUTOSCALE && size < this.#autoscaler.maxOf(this.#policyOf(`${service}/tasks`), 'tasks'),
       ...(out ? { out } : {}),
@@ -142,7 +146,7 @@ export class Supervisor {
         appModule,
         hub: this.#hub,
         log,
-        env,
+        env: { ...env, ...gatewayStoreEnv },
         ...(out ? { out } : {}),
         onHealth: (service, id, healthy) => this.#healthChanged(service, id, healthy),
       });

@@ -18,6 +18,8 @@ export interface TaskBrokerOptions {
   maxQueue: number;
   out?: Writable;
   env?: NodeJS.ProcessEnv;
+  /** What a service's task workers get besides `env` (its store role's URL). */
+  envOf?: (service: string) => NodeJS.ProcessEnv;
   /** May the service's task pool grow past `size`? Then it keeps a standby worker. */
   canGrow?: (service: string, size: number) => boolean;
 }
@@ -44,7 +46,7 @@ export class TaskBroker implements TaskQueue {
             maxQueue: options.maxQueue,
             ...(options.canGrow ? { canGrow: (size: number) => options.canGrow?.(service.name, size) ?? false } : {}),
             ...(options.out ? { out: options.out } : {}),
-            ...(options.env ? { env: options.env } : {}),
+            env: { ...options.env, ...options.envOf?.(service.name) },
           }),
       );
   }

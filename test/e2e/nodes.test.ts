@@ -8,6 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { NATS_URL } from '../helpers/nats.ts';
+import { type CutProxy, cutProxyFor } from '../helpers/cut-proxy.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
 import { fetchStatus } from '../../src/cli/status.ts';
 import { openSocket } from '../helpers/ws-client.ts';
@@ -84,18 +85,23 @@ async function send(base: string, path: string, init: { method?: string; body?: 
   return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
 }
 
-describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout: 90_000 }, () => {
+describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout: 120_000 }, () => {
   let a: CleaveProcess;
   let b: CleaveProcess;
+  /** B reaches NATS through it: the test takes NATS away from B and gives it back. */
+  let natsForB: CutProxy;
   before(async () => {
+    const { proxy, url } = await cutProxyFor(NATS_URL, 4222);
+    natsForB = proxy;
     // At once: both make the same schemas, which must not race.
     [a, b] = await Promise.all([
       startCleave(['start', 'examples/forum'], nodeEnv(), 30_000),
-      startCleave(['start', 'examples/forum'], nodeEnv(), 30_000),
+      startCleave(['start', 'examples/forum'], { ...nodeEnv(), CLEAVE_NATS_URL: url }, 30_000),
     ]);
   });
   after(async () => {
     await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
+    await natsForB?.close();
   });
 
   it('signs up on one node and logs in on the other; a post written on either is read on both', async () => {
@@ -165,6 +171,40 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
         assert.equal(message.type, 'post');
         assert.equal(message.post.id, created.body.id);
       }
+    } finally {
+      onA.close();
+      onB.close();
+    }
+  });
+
+  it('serves B while NATS is lost to it, and B hears events again once NATS is back, by itself', async () => {
+    const cookie = await signedUp(a);
+    const onA = await openSocket(`${a.url.replace('http', 'ws')}/ws/chat`, { cookie });
+    const onB = await openSocket(`${b.url.replace('http', 'ws')}/ws/chat`);
+    const heardOnB: string[] = [];
+    onB.ws.on('message', (data: Buffer) => {
+      heardOnB.push(String((JSON.parse(data.toString('utf8')) as { text?: string }).text));
+    });
+    try {
+      const outageLines = () => b.logs.filter((line) => String(line.msg).startsWith('NATS unreachable')).length;
+      await natsForB.cut();
+      await until(() => (outageLines() > 0 ? true : undefined), 5000, 'B notices NATS is gone');
+      // Its store and counters are elsewhere: B goes on answering.
+      assert.equal((await send(b.url, '/api/stats', { cookie })).status, 200);
+      await natsForB.restore();
+      // Events are at most once: what A sends while B reconnects may be lost. Each try is new.
+      await until(
+        async () => {
+          const text = `after the outage ${randomInt(1e9)}`;
+          onA.ws.send(JSON.stringify({ type: 'chat', text }));
+          await sleep(200);
+          return heardOnB.includes(text) ? true : undefined;
+        },
+        10_000,
+        "chat from A reaches B's socket again",
+      );
+      const back = b.logs.filter((line) => line.msg === 'NATS reachable again').length;
+      assert.ok(back > 0, 'B says NATS is back');
     } finally {
       onA.close();
       onB.close();

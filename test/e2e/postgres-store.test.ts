@@ -1,12 +1,13 @@
 // Issue 13, the store on PostgreSQL: what a user sees when that server is unreachable at start
 // or lost while running. (Nodes sharing it: nodes.test.ts.)
 
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cutProxyFor } from '../helpers/cut-proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { until } from '../helpers/wait.ts';
-import { runToExit, startCleave, stopLeavingNothing } from '../helpers/spawn-cleave.ts';
+import { childPids, runToExit, startCleave, stopLeavingNothing, titleOf } from '../helpers/spawn-cleave.ts';
 
 const SECRET = 'one secret shared by every node of the forum';
 
@@ -56,6 +57,15 @@ describe('the forum when PostgreSQL is unreachable', { timeout: 60_000 }, () => 
     const forum = await startCleave(['start', 'examples/forum'], forumEnv(url), 30_000);
     try {
       assert.equal((await send(forum.url, '/api/stats')).status, 200);
+      // Each service's processes hold only their own role's URL; the gateway none.
+      const storeUrls = Object.fromEntries(
+        childPids(forum.child.pid!).map((pid) => [titleOf(pid), environOf(pid).CLEAVE_STORE]),
+      );
+      const roleOf = (title: string) => decodeURIComponent(new URL(storeUrls[title] ?? 'x:').username);
+      assert.equal(roleOf('cleave posts#1'), `${database.name}_posts`);
+      assert.equal(roleOf('cleave auth#1'), `${database.name}_auth`);
+      assert.equal(roleOf('cleave auth/tasks#1'), `${database.name}_auth`);
+      assert.equal(storeUrls['cleave gateway'], 'memory');
       await proxy.cut();
       const started = Date.now();
       const lost = await send(forum.url, '/api/stats');
@@ -85,3 +95,13 @@ describe('the forum when PostgreSQL is unreachable', { timeout: 60_000 }, () => 
     }
   });
 });
+
+/** A process's environment, as the kernel holds it. */
+function environOf(pid: number): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+  );
+}
