@@ -71,6 +71,8 @@ export class Supervisor {
   #nats: NatsConnection | undefined;
   #nodes: NatsDirectory | undefined;
   readonly #node = { id: nodeId(), startedAt: new Date().toISOString() };
+  /** Where the others reach this node: known once the gateway listens, read at each heartbeat. */
+  #nodeAddress: string | undefined;
   /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
   readonly #unhealthy = new Map<string, NodeJS.Timeout>();
 
@@ -186,6 +188,7 @@ export class Supervisor {
     }
     this.#gateway?.open();
     this.#address = await listening;
+    this.#nodeAddress = nodeAddress(this.#address?.port);
     if (this.#address) {
       this.#admin = new AdminServer(this.#address.port, () => this.status());
       await this.#admin.listen();
@@ -250,7 +253,7 @@ export class Supervisor {
   #nodeInfo(): NodeInfo {
     return {
       ...this.#node,
-      address: nodeAddress(this.#address?.port),
+      address: this.#nodeAddress ?? nodeAddress(this.#address?.port),
       pid: process.pid,
       pools: [
         ...this.#pools.map((pool) => ({
