@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'bench/results', '.cleave'] },
+  { ignores: ['node_modules', 'bench/results', '.cleave', 'dist'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

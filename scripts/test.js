@@ -1,13 +1,39 @@
 #!/usr/bin/env node
 // Finds every *.test.ts under src/ and test/ and runs them with node's test
-// runner through tsx. Node 20's --test takes no glob, hence this script.
+// runner. Node 20's --test takes no glob, hence this script.
+//
+// The tests import cleave's source (the `cleave-source` condition makes `import
+// 'cleave'` mean src/ too), read by Node's own type stripping where Node has it and
+// by tsx elsewhere. What they start as a user would (`bin/cleave.js`) runs cleave as
+// built, so dist/ is rebuilt first when src/ has changed since.
 //
 // The unit tests (src/) run two files at a time: they are short and mostly wait on
 // sockets and timers, and this halves their time on two cores. The end-to-end tests
 // (test/) start whole apps and measure load, so they run one file at a time.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+const BUILD_INFO = 'dist/.tsbuildinfo';
+
+function newestIn(dir) {
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
+      const path = join(dir, entry.name);
+      return entry.isDirectory() ? newestIn(path) : statSync(path).mtimeMs;
+    }),
+  );
+}
+
+function buildIfStale() {
+  const builtAt = existsSync(BUILD_INFO) ? statSync(BUILD_INFO).mtimeMs : 0;
+  if (Math.max(newestIn('src'), statSync('tsconfig.build.json').mtimeMs) <= builtAt) return;
+  const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+const typeScriptFlags = process.features.typescript ? [] : ['--import', 'tsx'];
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -20,12 +46,20 @@ function find(dir) {
 function run(files, concurrency) {
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...files],
+    [
+      '--conditions=cleave-source',
+      ...typeScriptFlags,
+      '--test',
+      '--test-reporter=spec',
+      `--test-concurrency=${concurrency}`,
+      ...files,
+    ],
     { stdio: 'inherit' },
   );
   return result.status ?? 1;
 }
 
+buildIfStale();
 const only = process.argv.slice(2);
 const status = only.length > 0 ? run(only, 1) : Math.max(run(find('src').sort(), 2), run(find('test').sort(), 1));
 process.exit(status);

@@ -17,7 +17,7 @@ export async function dev(options: DevOptions): Promise<void> {
   const config = loadRuntimeConfig(env);
   process.title = 'cleave dev';
   const log = createLogger({ level: config.LOG_LEVEL });
-  const { app, modulePath } = await loadApp(options.appDir);
+  const { app, modulePath } = await loadApp(options.appDir, config.CLEAVE_TYPESCRIPT);
   const runtime = new Runtime({ app, appModule: modulePath, config, log });
   stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
   let address: AddressInfo;

@@ -26,7 +26,7 @@ export async function start(options: StartOptions): Promise<void> {
   const tls = await loadTls(config);
   process.title = 'cleave supervisor';
   const log = createLogger({ level: config.LOG_LEVEL, base: { role: 'supervisor' } });
-  const { app, modulePath } = await loadApp(options.appDir);
+  const { app, modulePath } = await loadApp(options.appDir, config.CLEAVE_TYPESCRIPT);
 
   const supervisor = new Supervisor({ app, appModule: modulePath, config, log, gateway: true });
   const grace = config.CLEAVE_STOP_GRACE_MS;

@@ -31,6 +31,11 @@ export const runtimeConfigSpec = {
   /** Redis: a call taking longer is given up (a count then falls back to this process's). */
   CLEAVE_REDIS_TIMEOUT_MS: env.int({ default: 500, min: 10, max: 60_000 }),
   CLEAVE_DATA_DIR: env.string({ default: '.cleave/data' }),
+  /**
+   * Who loads a TypeScript app: `auto` is Node's own type stripping where Node has it and
+   * the app's tsconfig says its code runs so (runtime/typescript.ts), else tsx.
+   */
+  CLEAVE_TYPESCRIPT: env.oneOf(['auto', 'node', 'tsx'], { default: 'auto' }),
   /** Signs sessions and bearer tokens; at least 32 characters. Unset: random per start. */
   CLEAVE_SECRET: env.optional({ minLength: 32 }),
   /** Upper bound of task worker threads. Unset: the machine's cores. */

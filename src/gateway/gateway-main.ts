@@ -32,7 +32,7 @@ if (!appModule)
 const channel = channelOfProcess();
 const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role: 'gateway' } });
-const { app } = await loadApp(appModule);
+const { app } = await loadApp(appModule, config.CLEAVE_TYPESCRIPT);
 const tls = await loadTls(config);
 
 // Answers from the cache need what a replica would check first: sign-in where the route asks

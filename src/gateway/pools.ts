@@ -3,13 +3,17 @@
 // it was given (src/balancer/types.ts), and changes are rare next to picks.
 
 import type { IncomingMessage } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import { balancerFor, type Balancer, type BalancerName, type Candidates } from '../balancer/index.ts';
 import type { Replica, ReplicaAddress } from '../upstream/replica.ts';
 import { affinityKey } from './affinity.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import { HealthProbes, type HealthProbeOptions } from './health-probes.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+
+// A replica loads it only once it calls another service.
+const undici = loadOnUse<typeof import('undici')>('undici');
 
 export interface UpstreamPoolsOptions {
   /** @default 'least-in-flight' */
@@ -167,7 +171,8 @@ function dispatcherFor(address: ReplicaAddress, options: UpstreamPoolsOptions): 
     connect: { timeout: options.connectTimeoutMs ?? 2000 },
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
   };
-  if ('socketPath' in address) return new Pool('http://localhost', { ...common, socketPath: address.socketPath });
+  if ('socketPath' in address)
+    return new (undici().Pool)('http://localhost', { ...common, socketPath: address.socketPath });
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return new Pool(`http://${host}:${address.port}`, common);
+  return new (undici().Pool)(`http://${host}:${address.port}`, common);
 }

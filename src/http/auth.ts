@@ -5,9 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
-import { jwtVerify, SignJWT } from 'jose';
+import { importOnUse } from '../shared/load-on-use.ts';
 import type { User } from '../app/context.ts';
 import { ConfigError } from '../errors.ts';
+
+// Loaded by the first request that carries a token, or the first login.
+const jose = importOnUse(() => import('jose'));
 
 export const SESSION_COOKIE = 'cleave_session';
 const ISSUER = 'cleave';
@@ -36,6 +39,7 @@ export class Authenticator {
 
   async sign(user: User, maxAgeSeconds = DEFAULT_MAX_AGE_SECONDS): Promise<string> {
     const { id, ...claims } = user;
+    const { SignJWT } = await jose();
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(id)
@@ -47,6 +51,7 @@ export class Authenticator {
 
   /** The user behind a valid token, undefined for a missing, expired or forged one. */
   async verify(token: string): Promise<User | undefined> {
+    const { jwtVerify } = await jose();
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'] });
       if (typeof payload.sub !== 'string') return undefined;

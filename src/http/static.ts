@@ -2,9 +2,12 @@
 // Last-Modified, 304, ranges, index files, and a root no `..` escapes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import send from 'send';
 import type { StaticDefinition } from '../app/service.ts';
 import { RouteNotFoundError } from '../errors.ts';
+import { loadOnUse } from '../shared/load-on-use.ts';
+
+/** `send`, loaded when first needed: most services serve no files. */
+export const send = loadOnUse<typeof import('send')>('send');
 
 export function serveStatic(
   req: IncomingMessage,
@@ -13,7 +16,7 @@ export function serveStatic(
   relativePath: string,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stream = send(req, relativePath, {
+    const stream = send()(req, relativePath, {
       root: definition.dir,
       index: definition.index === false ? false : [definition.index],
       maxAge: definition.maxAgeSeconds * 1000,

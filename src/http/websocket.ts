@@ -7,7 +7,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { parseUntrustedJson } from '../shared/untrusted-json.ts';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import type { RequestContext, ServiceContext } from '../app/context.ts';
 import type { CleaveSocket, SocketDefinition } from '../app/socket.ts';
 import type { Bus } from '../bus/types.ts';
@@ -175,7 +176,7 @@ export class SocketHub {
   private serverFor(definition: SocketDefinition): WebSocketServer {
     let server = this.servers.get(definition);
     if (!server) {
-      server = new WebSocketServer({
+      server = new (ws().WebSocketServer)({
         noServer: true,
         maxPayload: definition.options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         perMessageDeflate: false,
@@ -206,6 +207,9 @@ interface Upgrade {
   params: Record<string, string>;
   path: string;
 }
+
+/** `ws`, loaded when first needed: only services with sockets use it. */
+export const ws = loadOnUse<typeof import('ws')>('ws');
 
 const aliveness = new WeakMap<WebSocket, { value: boolean }>();
 

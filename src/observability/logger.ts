@@ -2,9 +2,12 @@
 // at a terminal gets them pretty-printed instead.
 
 import { type DestinationStream, pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { loadOnUse } from '../shared/load-on-use.ts';
 // A CommonJS module whose named export Node can't see from ESM; its default is the module.
 import sonicBoom from 'sonic-boom';
+
+// Only a person at a terminal needs it.
+const pretty = loadOnUse<typeof import('pino-pretty')>('pino-pretty');
 
 export interface LoggerOptions {
   level?: string;
@@ -24,7 +27,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   // pino-pretty as a stream in this thread, not a transport worker: a log line
   // written just before exit is never lost.
-  if (options.pretty ?? process.stdout.isTTY) return pino(settings, pretty({ colorize: true, sync: true }));
+  if (options.pretty ?? process.stdout.isTTY) return pino(settings, pretty()({ colorize: true, sync: true }));
   const logger: Logger = pino(
     settings,
     stdoutSink((count) => logger.warn({ dropped: count }, 'log lines dropped: stdout was not being read')),

@@ -33,7 +33,7 @@ try {
   log.warn({ err }, 'could not lower this task worker’s priority');
 }
 const channel = channelOfProcess();
-const { app } = await loadApp(appModule);
+const { app } = await loadApp(appModule, config.CLEAVE_TYPESCRIPT);
 
 let running: Promise<void> = Promise.resolve();
 channel.onMessage((message) => {

@@ -1,19 +1,19 @@
 // The module piscina loads in every task worker thread.
 //
-// Plain JavaScript, not TypeScript, because this file is what makes TypeScript
-// loadable there: a worker starts with no loader (worker-pool.ts gives it an
-// empty execArgv, so the parent's `--import tsx` is not inherited), and piscina
-// loads its entry with require()/import() before any hook could be installed.
-// So: register tsx first, then import the user's app through it.
+// Plain JavaScript, not TypeScript, because this file is what makes a TypeScript
+// app loadable there: a worker starts with no loader (worker-pool.ts does not pass
+// the parent's flags on), and piscina loads its entry with require()/import()
+// before any hook could be installed. So: register tsx first when the main thread
+// says the app needs it (runtime/typescript.ts decides), then import the app.
 
 import { workerData } from 'node:worker_threads';
 
 // Loaded once per worker, during start-up: piscina waits for this module's
 // top-level await before it marks the worker ready, so a warm worker has
-// already paid for tsx and the app import, and a task never waits on them.
+// already paid for the app import, and a task never waits on it.
 // A failure is kept, not thrown: if every worker dies while booting, piscina
 // leaves queued tasks waiting forever, so each task is answered with it instead.
-const loaded = await loadTasks(workerData.appModule).then(
+const loaded = await loadTasks(workerData).then(
   (tasks) => ({ tasks, error: undefined }),
   (error) => ({ tasks: undefined, error }),
 );
@@ -44,10 +44,12 @@ export default async function runTask({ task, input }) {
   }
 }
 
-/** @param {string} appModule a file: URL */
-async function loadTasks(appModule) {
-  const { register } = await import('tsx/esm/api');
-  register();
+/** @param {{ appModule: string, tsx: boolean }} data see TaskWorkerData in worker-pool.ts */
+async function loadTasks({ appModule, tsx }) {
+  if (tsx) {
+    const { register } = await import('tsx/esm/api');
+    register();
+  }
   const { default: app } = await import(appModule);
   if (typeof app !== 'object' || app === null || !Array.isArray(app.services)) {
     throw new Error(`${appModule} has no default export made by defineApp()`);

@@ -14,12 +14,15 @@ import { ShuttingDownError, TaskFailedError, TaskNotFoundError, TaskQueueFullErr
 import { JobTable } from './jobs.ts';
 import type { Job, RunOptions, TaskQueue } from './types.ts';
 import { settledWithin } from '../shared/settle-within.ts';
+import { loaderFor, ownExecArgv, type TypeScriptSetting } from '../runtime/typescript.ts';
 
 export interface WorkerTaskQueueOptions {
   /** Checked on the calling thread, so an unknown task id never reaches a worker. */
   app: App;
   /** Absolute path or file: URL of the module whose default export is `app`; every worker imports it. */
   appModule: string;
+  /** How a TypeScript app is loaded in the workers (runtime/typescript.ts). @default 'auto' */
+  typescript?: TypeScriptSetting;
   /** Workers started with the pool and kept warm. @default 1 */
   minThreads?: number;
   /** @default os.availableParallelism() */
@@ -51,6 +54,13 @@ interface WireError {
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL('./task-worker.mjs', import.meta.url));
+
+/** What a worker is told at start; task-worker.mjs reads it. */
+export interface TaskWorkerData {
+  appModule: string;
+  /** Register tsx before importing the app. */
+  tsx: boolean;
+}
 
 const piscina = loadOnUse<typeof import('piscina')>('piscina');
 
@@ -154,10 +164,13 @@ export class WorkerTaskQueue implements TaskQueue {
     const options = this.#options;
     const pool = new (piscina().Piscina)<TaskRequest, TaskReply>({
       filename: WORKER_ENTRY,
-      workerData: { appModule: this.#appModuleUrl },
+      workerData: {
+        appModule: this.#appModuleUrl,
+        tsx: loaderFor(fileURLToPath(this.#appModuleUrl), options.typescript) === 'tsx',
+      } satisfies TaskWorkerData,
       minThreads: options.minThreads ?? 1,
       maxThreads: options.maxThreads ?? availableParallelism(),
-      // Each new worker pays for tsx and the app import again (hundreds of ms),
+      // Each new worker pays for the app import (and tsx, if the app needs it) again,
       // so a burst should find the extra workers still there.
       idleTimeout: options.idleTimeoutMs ?? 30_000,
       // Checked before each run (#admit); piscina's own bound is the backstop.
@@ -169,9 +182,10 @@ export class WorkerTaskQueue implements TaskQueue {
       // passes [] to its transport worker for this reason). Passing
       // process.execArgv through is worse: an explicit list is parsed again and
       // per-process flags throw ERR_WORKER_INVALID_EXEC_ARGV. The worker installs
-      // the only hook it needs, tsx, itself. NODE_OPTIONS still applies: that is
-      // the operator's choice for every Node.js thread.
-      execArgv: [],
+      // the only hook it needs, tsx, itself; run from source, cleave's own flags
+      // (ownExecArgv) are what makes its code loadable. NODE_OPTIONS still applies:
+      // that is the operator's choice for every Node.js thread.
+      execArgv: ownExecArgv(),
     });
     // Without a listener an 'error' event would crash the process; it carries
     // failures no task is waiting for, e.g. a worker that died while idle.

@@ -4,7 +4,11 @@
 // limiter kind a subclass makes: this process's memory, or the Redis every node shares.
 
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { loadOnUse } from '../shared/load-on-use.ts';
 import type { Count, RateCounters } from './types.ts';
+
+/** The library, loaded by the process that counts (the gateway, a monolith), not by every replica. */
+export const rateLimiterFlexible = loadOnUse<typeof import('rate-limiter-flexible')>('rate-limiter-flexible');
 
 /** `name` tells limiters of one kind apart (a key prefix in a shared store). */
 export type LimiterFactory = (name: string, points: number, durationSeconds: number) => RateLimiterAbstract;

@@ -2,11 +2,10 @@
 // the fallback of a node whose shared counters (Redis) can't answer. Memory follows the keys
 // seen in the last window, not the traffic ever seen.
 
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { LimiterCounters } from './limiter-counters.ts';
+import { LimiterCounters, rateLimiterFlexible } from './limiter-counters.ts';
 
 export class MemoryRateCounters extends LimiterCounters {
   constructor() {
-    super((_name, points, duration) => new RateLimiterMemory({ points, duration }));
+    super((_name, points, duration) => new (rateLimiterFlexible().RateLimiterMemory)({ points, duration }));
   }
 }

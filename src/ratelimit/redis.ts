@@ -1,15 +1,14 @@
 // RateCounters on the Redis every node shares (rate-limiter-flexible's Redis limiter, one
 // atomic script per hit): a client meets one count however many nodes it reaches.
 
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { RedisConnection } from '../redis/connection.ts';
-import { LimiterCounters } from './limiter-counters.ts';
+import { LimiterCounters, rateLimiterFlexible } from './limiter-counters.ts';
 
 export class RedisRateCounters extends LimiterCounters {
   constructor(redis: RedisConnection) {
     super(
       (name, points, duration) =>
-        new RateLimiterRedis({
+        new (rateLimiterFlexible().RateLimiterRedis)({
           storeClient: redis.client,
           keyPrefix: `rate:${name}`,
           points,

@@ -3,9 +3,9 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type App, isApp } from '../app/app.ts';
 import { AppDefinitionError } from '../errors.ts';
+import { importModule, type TypeScriptSetting } from './typescript.ts';
 
 const CANDIDATES = ['app.ts', 'app.mts', 'app.js', 'app.mjs'];
 
@@ -15,14 +15,14 @@ export interface LoadedApp {
   modulePath: string;
 }
 
-export async function loadApp(target: string): Promise<LoadedApp> {
+export async function loadApp(target: string, typescript: TypeScriptSetting = 'auto'): Promise<LoadedApp> {
   const full = resolve(target);
   if (!existsSync(full)) throw new AppDefinitionError(`no app at ${target}: the path does not exist`);
   const modulePath = statSync(full).isDirectory()
     ? CANDIDATES.map((name) => join(full, name)).find((candidate) => existsSync(candidate))
     : full;
   if (!modulePath) throw new AppDefinitionError(`no app in ${target}: expected one of ${CANDIDATES.join(', ')}`);
-  const module = (await import(pathToFileURL(modulePath).href)) as { default?: unknown };
+  const module = (await importModule(modulePath, typescript)) as { default?: unknown };
   if (!isApp(module.default)) {
     throw new AppDefinitionError(`${modulePath} must export an app as default: export default defineApp({ ... })`);
   }

@@ -30,7 +30,7 @@ setTitle(roleFromArgv() ?? service);
 const channel = channelOfProcess();
 const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false });
-const { app, modulePath } = await loadApp(required('CLEAVE_APP_MODULE'));
+const { app, modulePath } = await loadApp(required('CLEAVE_APP_MODULE'), config.CLEAVE_TYPESCRIPT);
 const runtime = new Runtime({
   app,
   appModule: modulePath,

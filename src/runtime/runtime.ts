@@ -17,7 +17,8 @@ import { loadTls } from '../http/tls.ts';
 import { createRequestHandler } from '../http/request-handler.ts';
 import { Router } from '../http/router.ts';
 import { HttpServer, type ListenTarget } from '../http/server.ts';
-import { SocketHub } from '../http/websocket.ts';
+import { SocketHub, ws } from '../http/websocket.ts';
+import { send } from '../http/static.ts';
 import { WorkerTaskQueue } from '../queue/worker-pool.ts';
 import type { TaskQueue } from '../queue/types.ts';
 import { embeddedPorts, type Ports } from './ports.ts';
@@ -83,6 +84,7 @@ export class Runtime {
         // The whole app: a service may run a task another service declares.
         app: this.options.app,
         appModule: this.options.appModule,
+        typescript: config.CLEAVE_TYPESCRIPT,
         log,
         stopTimeoutMs: config.CLEAVE_STOP_GRACE_MS,
         maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
@@ -119,6 +121,9 @@ export class Runtime {
     const tls = behindGateway ? undefined : await loadTls(config);
     const cache = behindGateway || !config.CLEAVE_CACHE ? undefined : responseCacheOf(config);
     if (cache) this.unsubscribers.push(subscribeInvalidations(cache, ports.bus, app));
+    // What only some services use is loaded now for those that do, not by their first request.
+    if (app.services.some((service) => service.statics.length > 0)) send();
+    if (app.services.some((service) => service.sockets.length > 0)) ws();
     const hub = new SocketHub({ router, auth, bus: ports.bus, log, contextFor });
     this.server = new HttpServer({
       pipeline: createRequestHandler({

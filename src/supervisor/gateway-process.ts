@@ -3,7 +3,6 @@
 // supervisor's ReplicaRegistry: pools report ready and gone replicas here, and every change
 // is forwarded. A gateway that (re)starts asks for the whole set before it listens.
 
-import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { InternalError } from '../errors.ts';
@@ -12,11 +11,12 @@ import type { IpcChannel } from '../ipc/channel.ts';
 import type { IpcHub } from '../ipc/hub.ts';
 import { isIpcMessage, PROTOCOL_VERSION, type IpcMessage, type ReplicaEntry } from '../ipc/messages.ts';
 import { fromWire } from '../shared/error-wire.ts';
+import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess } from './managed-process.ts';
 import type { ReplicaRegistry } from './service-pool.ts';
 
-const GATEWAY_MAIN = fileURLToPath(new URL('../gateway/gateway-main.ts', import.meta.url));
+const GATEWAY_MAIN = ownModule(import.meta.url, '../gateway/gateway-main');
 
 /** Longest a drain waits for the gateway's word: its response timeout (35 s) and a margin. */
 const DRAIN_TIMEOUT_MS = 40_000;

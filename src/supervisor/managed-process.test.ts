@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { ownExecArgv } from '../runtime/typescript.ts';
 import { FakeClock } from './fixtures/fake-clock.ts';
 import { FakeSpawner } from './fixtures/fake-spawner.ts';
 import { ManagedProcess, type ManagedProcessEvent, type ManagedProcessOptions } from './managed-process.ts';
@@ -26,7 +27,7 @@ function setup(options: Partial<ManagedProcessOptions> = {}) {
 }
 
 describe('ManagedProcess (fake time)', () => {
-  it('forks the entry with the role flag, tsx, and the env added to the parent env', () => {
+  it('forks the entry with the role flag, the flags that load cleave, and the env added to the parent env', () => {
     const { managed, spawner } = setup({ args: ['--x'], env: { CLEAVE_SERVICE: 'posts' } });
     managed.start();
     const { spec } = spawner.last;
@@ -34,8 +35,7 @@ describe('ManagedProcess (fake time)', () => {
     assert.deepEqual(spec.args, ['--x', '--cleave-role=posts#2']);
     assert.equal(spec.env.CLEAVE_SERVICE, 'posts');
     assert.equal(spec.env.PATH, process.env.PATH);
-    assert.equal(spec.execArgv[0], '--import');
-    assert.match(spec.execArgv[1] ?? '', /^file:.*tsx/);
+    assert.deepEqual(spec.execArgv, ownExecArgv());
     assert.equal(managed.pid, 1000);
     assert.equal(managed.state, 'running');
   });

@@ -7,6 +7,7 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { InternalError } from '../errors.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './backoff.ts';
+import { ownExecArgv } from '../runtime/typescript.ts';
 import { ROLE_FLAG } from './child-main.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
 import { forkSpawner, notStarted, type ExitStatus, type ProcessSpawner, type SpawnedProcess } from './spawner.ts';
@@ -43,9 +44,8 @@ export interface ManagedProcessOptions {
   env?: NodeJS.ProcessEnv;
   /**
    * Node flags for the child. Not the supervisor's own execArgv: an --inspect port would
-   * clash across children. The default registers tsx by absolute URL, so TypeScript loads
-   * even when the app's folder has no tsx of its own.
-   * @default ['--import', <tsx's loader, resolved from cleave>]
+   * clash across children. A TypeScript app is loaded by the child itself (runtime/typescript.ts).
+   * @default ownExecArgv(): none when cleave is built; from source, what loads it
    */
   execArgv?: readonly string[];
   cwd?: string;
@@ -159,7 +159,7 @@ export class ManagedProcess {
         entry: options.entry,
         args: [...(options.args ?? []), `${ROLE_FLAG}${this.role}`],
         env: { ...process.env, ...options.env },
-        execArgv: options.execArgv ?? ['--import', import.meta.resolve('tsx')],
+        execArgv: options.execArgv ?? ownExecArgv(),
         cwd: options.cwd,
         serialization: options.serialization,
       });

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { JsonLines, commandLineOf, isAlive, waitFor } from './fixtures/process-helpers.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess, type ManagedProcessEvent, type ManagedProcessOptions } from './managed-process.ts';
+import { ownExecArgv } from '../runtime/typescript.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -154,7 +155,7 @@ describe('supervised processes, for real', { timeout: 30_000 }, () => {
   it('leaves no orphan: a child exits within 2 s of its supervisor being SIGKILLed', async () => {
     const supervisor = fork(fixture('mini-supervisor.ts'), [], {
       cwd: PROJECT_ROOT,
-      execArgv: ['--import', 'tsx'],
+      execArgv: ownExecArgv(),
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     children.add(supervisor);

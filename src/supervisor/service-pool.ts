@@ -6,7 +6,6 @@
 // registry stops sending it requests and waits for those in flight), then
 // stopped with SIGTERM, so a shrinking pool fails no request.
 
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -14,10 +13,11 @@ import type { ReplicaLoad } from '../autoscale/autoscaler.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import type { IpcHub } from '../ipc/hub.ts';
 import { isIpcMessage } from '../ipc/messages.ts';
+import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess, type ManagedProcessEvent } from './managed-process.ts';
 
-const REPLICA_MAIN = fileURLToPath(new URL('../runtime/replica-main.ts', import.meta.url));
+const REPLICA_MAIN = ownModule(import.meta.url, '../runtime/replica-main');
 
 /** Who routes traffic to replicas: told when one is ready and when it is gone. */
 export interface ReplicaRegistry {

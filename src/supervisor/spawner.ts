@@ -12,7 +12,7 @@ export interface SpawnSpec {
   args: readonly string[];
   /** The child's whole environment. */
   env: NodeJS.ProcessEnv;
-  /** Node flags, e.g. ['--import', 'tsx'] so the child can load TypeScript. */
+  /** Node flags, e.g. what loads cleave's own modules (runtime/typescript.ts ownExecArgv). */
   execArgv: readonly string[];
   cwd?: string;
   /** @default 'advanced' */

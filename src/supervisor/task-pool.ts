@@ -8,7 +8,6 @@
 // process takes a second or more to start on a machine already busy with a storm of work,
 // so growing promotes the standby at once and starts the next standby in the background.
 
-import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ReplicaLoad } from '../autoscale/autoscaler.ts';
@@ -16,13 +15,14 @@ import { type CleaveError, ShuttingDownError, TaskFailedError, TaskQueueFullErro
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { fromWire } from '../shared/error-wire.ts';
+import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess } from './managed-process.ts';
 
 /** Longest a leaving worker may take to exit once its task is done. */
 const LEAVING_GRACE_MS = 10_000;
 
-const TASK_PROCESS_MAIN = fileURLToPath(new URL('../queue/task-process-main.ts', import.meta.url));
+const TASK_PROCESS_MAIN = ownModule(import.meta.url, '../queue/task-process-main');
 
 export interface TaskPoolOptions {
   /** The service whose tasks this pool runs. */

@@ -19,6 +19,7 @@ import { isIpcMessage } from '../../src/ipc/messages.ts';
 import { MemoryLock } from '../../src/lock/memory.ts';
 import { coalesceReads } from '../../src/store/coalesce.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
+import { ownExecArgv } from '../../src/runtime/typescript.ts';
 
 const REPLICA_MAIN = fileURLToPath(new URL('../../src/runtime/replica-main.ts', import.meta.url));
 const APP = fileURLToPath(new URL('../fixtures/replicated/app.ts', import.meta.url));
@@ -73,7 +74,7 @@ describe('replicas of one service around one hub', { timeout: 60_000 }, () => {
       Array.from({ length: REPLICAS }, async (_, index) => {
         const socketPath = join(dir, `notes-${index + 1}.sock`);
         const child = fork(REPLICA_MAIN, [`--cleave-role=notes#${index + 1}`], {
-          execArgv: ['--import', 'tsx'],
+          execArgv: ownExecArgv(),
           env: {
             ...process.env,
             CLEAVE_SERVICE: 'notes',
