@@ -130,6 +130,18 @@ for (const mode of ['dev', 'start'] as const) {
 describe('calls between services, split: retries and a killed replica', { timeout: 90_000 }, () => {
   let app: CleaveProcess;
   const usersReplicas = () => childPids(app.child.pid ?? 0).filter((pid) => /^cleave users#\d+$/.test(titleOf(pid)));
+  /** Both users replicas running is not enough: one restarted may not be ready yet. */
+  const bothReplicasAnswer = () =>
+    until(
+      async () => {
+        const pids = new Set<number>();
+        for (let i = 0; i < 6; i++)
+          pids.add(((await (await fetch(`${app.url}/whoami`)).json()) as { pid: number }).pid);
+        return pids.size === 2 ? true : undefined;
+      },
+      15_000,
+      'calls reach both replicas',
+    );
 
   before(async () => {
     app = await startCleave(['start', 'test/fixtures/calls']);
@@ -142,23 +154,15 @@ describe('calls between services, split: retries and a killed replica', { timeou
     assert.ok(((await idempotent.json()) as { survivedBy?: number }).survivedBy);
     // Both replicas again before the next one.
     await until(() => (usersReplicas().length === 2 ? true : undefined), 15_000, 'the crashed replica is back');
-    await until(
-      async () => {
-        const pids = new Set<number>();
-        for (let i = 0; i < 6; i++)
-          pids.add(((await (await fetch(`${app.url}/whoami`)).json()) as { pid: number }).pid);
-        return pids.size === 2 ? true : undefined;
-      },
-      15_000,
-      'calls reach both replicas',
-    );
+    await bothReplicasAnswer();
     const once = await fetch(`${app.url}/crash/second`, { method: 'POST' });
     assert.equal(once.status, 502, 'not idempotent: the caller is told, the call is not run twice');
     assert.equal(((await once.json()) as { error: { code: string } }).error.code, 'CLEAVE_UPSTREAM_UNAVAILABLE');
   });
 
   it('loses no idempotent call when a callee replica is killed under call load', async () => {
-    await until(() => (usersReplicas().length === 2 ? true : undefined), 15_000, 'two users replicas');
+    // The last test crashed a replica: both must answer again before one is killed.
+    await bothReplicasAnswer();
     const victim = usersReplicas()[0] as number;
     const statuses: number[] = [];
     let killed = false;
