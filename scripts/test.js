@@ -8,8 +8,11 @@
 // built, so dist/ is rebuilt first when src/ has changed since.
 //
 // The unit tests (src/) run two files at a time: they are short and mostly wait on
-// sockets and timers, and this halves their time on two cores. The end-to-end tests
-// (test/) start whole apps and measure load, so they run one file at a time.
+// sockets and timers, and this halves their time on two cores. So do the end-to-end tests
+// (test/), which wait on processes starting and stopping, but those that measure how an app
+// behaves under CPU load (ALONE) run one at a time after them, so another test's work can't
+// skew what they measure. Tests that share a server keep apart by name (each its own
+// database, NATS subjects and Redis keys).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +35,8 @@ function buildIfStale() {
   const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
+
+const ALONE = new Set(['test/e2e/autoscale.test.ts', 'test/e2e/browser.test.ts']);
 
 const typeScriptFlags = process.features.typescript ? [] : ['--import', 'tsx'];
 
@@ -61,5 +66,19 @@ function run(files, concurrency) {
 
 buildIfStale();
 const only = process.argv.slice(2);
-const status = only.length > 0 ? run(only, 1) : Math.max(run(find('src').sort(), 2), run(find('test').sort(), 1));
+const e2e = find('test').sort();
+const status =
+  only.length > 0
+    ? run(only, 1)
+    : Math.max(
+        run(find('src').sort(), 2),
+        run(
+          e2e.filter((file) => !ALONE.has(file)),
+          2,
+        ),
+        run(
+          e2e.filter((file) => ALONE.has(file)),
+          1,
+        ),
+      );
 process.exit(status);

@@ -284,6 +284,21 @@ export class TaskFailedError extends CleaveError {
   }
 }
 
+/**
+ * The task's worker died while running it, as often as the queue allows (a task that kills
+ * its worker would kill every one). Its input was kept: with NATS, on the dead-task subject.
+ */
+export class TaskWorkerLostError extends CleaveError {
+  readonly code = 'CLEAVE_TASK_WORKER_LOST';
+  readonly status = 500;
+  readonly source = 'internal';
+  readonly task: string;
+  constructor(task: string, message: string, options?: CleaveErrorOptions) {
+    super(`task ${task} was not finished: ${message}`, options);
+    this.task = task;
+  }
+}
+
 // ---- start-up and internal -------------------------------------------------
 
 export class ConfigError extends CleaveError {

@@ -49,6 +49,13 @@ export const runtimeConfigSpec = {
   CLEAVE_TASK_WORKERS: env.int({ default: 0, min: 0, max: 10_000 }),
   /** Split mode: the scheduling priority (nice) of task worker processes, so requests come first. */
   CLEAVE_TASK_NICE: env.int({ default: 10, min: 0, max: 19 }),
+  /**
+   * Split with NATS: a task's worker must report within this (it does, every third of it,
+   * while it runs) or the task is delivered again, on any node.
+   */
+  CLEAVE_TASK_ACK_WAIT_MS: env.int({ default: 30_000, min: 100, max: 3_600_000 }),
+  /** Split with NATS: deliveries of a task whose worker dies before it goes to the dead-task subject. */
+  CLEAVE_TASK_MAX_DELIVERIES: env.int({ default: 3, min: 1, max: 100 }),
   /** Comma-separated peer IPs whose X-Forwarded-* headers the gateway believes. */
   CLEAVE_TRUSTED_PROXIES: env.optional(),
   /** Split mode: how often the gateway probes each replica's health. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { eventSubject, token } from './subjects.ts';
+import { eventSubject, resourceName, taskSubject, token } from './subjects.ts';
 
 describe('NATS subjects', () => {
   it('keeps plain dotted topics readable, under the app', () => {
@@ -19,5 +19,14 @@ describe('NATS subjects', () => {
     assert.equal(new Set(subjects).size, odd.length, 'no two names share a subject');
     assert.equal(token('my app'), `~${Buffer.from('my app').toString('base64url')}`);
     assert.equal(token('forum'), 'forum');
+  });
+
+  it('names tasks under the app, and its streams with what stream and bucket names allow', () => {
+    assert.equal(taskSubject('forum', 'auth'), 'cleave.forum.tasks.auth');
+    assert.equal(resourceName('forum', 'tasks'), 'cleave_forum_tasks');
+    // `.`, `~`, `:` and spaces are not allowed in a bucket's name; two apps never share one.
+    const odd = ['my app', 'my.app', 'a:b', 'ü'].map((app) => resourceName(app, 'jobs'));
+    for (const name of odd) assert.match(name, /^cleave_[0-9a-f]{16}_jobs$/, name);
+    assert.equal(new Set(odd).size, odd.length);
   });
 });

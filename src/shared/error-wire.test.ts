@@ -19,6 +19,7 @@ const samples: errors.CleaveError[] = [
   new errors.HttpError(409, 'TAKEN', 'name taken', { details: { name: 'ada' } }),
   new errors.InternalError(),
   new errors.TaskFailedError('auth.hash', 'boom'),
+  new errors.TaskWorkerLostError('auth.hash', 'its worker died twice'),
   new errors.TaskNotFoundError('no task'),
   new errors.TaskQueueFullError('full'),
   new errors.StoreCorruptError('corrupt'),

@@ -40,6 +40,7 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   },
   CLEAVE_INTERNAL: (w) => new errors.InternalError(w.message),
   CLEAVE_TASK_FAILED: (w, d) => withMessage(new errors.TaskFailedError(text(d.task), ''), w.message),
+  CLEAVE_TASK_WORKER_LOST: (w, d) => withMessage(new errors.TaskWorkerLostError(text(d.task), ''), w.message),
   CLEAVE_TASK_NOT_FOUND: (w) => new errors.TaskNotFoundError(w.message),
   CLEAVE_TASK_QUEUE_FULL: (w) => new errors.TaskQueueFullError(w.message),
   CLEAVE_STORE_CORRUPT: (w) => new errors.StoreCorruptError(w.message),
@@ -74,7 +75,8 @@ export function toWire(error: unknown): WireError {
   if (error instanceof errors.CleaveError) {
     const details: Details = { ...(error.details as Details | undefined) };
     if (error instanceof errors.MethodNotAllowedError) details.allow = error.allow;
-    if (error instanceof errors.TaskFailedError) details.task = error.task;
+    if (error instanceof errors.TaskFailedError || error instanceof errors.TaskWorkerLostError)
+      details.task = error.task;
     if (error instanceof errors.ConfigError) details.variable = error.variable;
     const wire: WireError = { code: error.code, message: error.message, status: error.status, details };
     if (error.retryAfterSeconds !== undefined) wire.retryAfterSeconds = error.retryAfterSeconds;

@@ -121,7 +121,8 @@ export class Supervisor {
       backend instanceof PostgresStore ? { CLEAVE_STORE: backend.urlFor(service) } : {};
     const gatewayStoreEnv: NodeJS.ProcessEnv = backend instanceof PostgresStore ? { CLEAVE_STORE: 'memory' } : {};
     // Redis and NATS likewise: every process connects itself, but none is forked if one of
-    // them can't be reached. The supervisor keeps NATS for the node's heartbeats.
+    // them can't be reached. The supervisor keeps NATS for the node's heartbeats and for
+    // the tasks, which wait in JetStream for the task workers of every node.
     const redis = redisOf(config, log, app.name);
     this.#nats = natsOf(config, log, 'supervisor');
     await startAll(redis, this.#nats);
@@ -141,6 +142,15 @@ export class Supervisor {
       canGrow: (service, size) =>
         config.CLEAVE_AUTOSCALE && size < this.#autoscaler.maxOf(this.#policyOf(`${service}/tasks`), 'tasks'),
       ...(out ? { out } : {}),
+      ...(this.#nats
+        ? {
+            nats: {
+              connection: this.#nats,
+              ackWaitMs: config.CLEAVE_TASK_ACK_WAIT_MS,
+              maxDeliveries: config.CLEAVE_TASK_MAX_DELIVERIES,
+            },
+          }
+        : {}),
     });
     this.#hub = new IpcHub({ store: this.#store, lock: new MemoryLock(), tasks: this.#tasks, log });
     if (this.#options.gateway) {

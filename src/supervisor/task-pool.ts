@@ -2,7 +2,9 @@
 // of worker processes (queue/task-process-main.ts) that take one task at a time. The
 // autoscaler sizes the pool by queue depth (each worker is "in flight" 1 while busy, plus
 // its share of what waits); a worker leaving finishes its task first. Tasks are pure, input
-// to output, so one whose worker died is run again once on another before it fails.
+// to output, so one whose worker died is run again on another (`maxAttempts` in all) before
+// it fails with TaskWorkerLostError. When the queue is JetStream's (queue/jetstream-feeder.ts),
+// the tasks come one per free worker and the stream's own redelivery is the retry.
 //
 // While the pool may still grow, one more worker waits loaded and idle (a standby): a
 // process takes a second or more to start on a machine already busy with a storm of work,
@@ -11,7 +13,13 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ReplicaLoad } from '../autoscale/autoscaler.ts';
-import { type CleaveError, ShuttingDownError, TaskFailedError, TaskQueueFullError } from '../errors.ts';
+import {
+  type CleaveError,
+  ShuttingDownError,
+  TaskFailedError,
+  TaskQueueFullError,
+  TaskWorkerLostError,
+} from '../errors.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { fromWire } from '../shared/error-wire.ts';
@@ -35,6 +43,10 @@ export interface TaskPoolOptions {
   min?: number;
   /** True while the pool may grow past its size: then it keeps one standby worker. @default never */
   canGrow?: (size: number) => boolean;
+  /** Runs of one task, its first included, while its worker dies under it. @default 2 */
+  maxAttempts?: number;
+  /** Tasks waiting outside this pool for its workers (a shared queue's), for the autoscaler. */
+  backlog?: () => number;
   out?: Writable;
   env?: NodeJS.ProcessEnv;
 }
@@ -111,8 +123,9 @@ export class TaskPool {
     });
   }
 
+  /** Tasks waiting for these workers: here, and in the shared queue they take from. */
   get queueDepth(): number {
-    return this.#queue.length;
+    return this.#queue.length + (this.#options.backlog?.() ?? 0);
   }
 
   get running(): number {
@@ -145,7 +158,7 @@ export class TaskPool {
   /** Busy workers count 1, and the waiting tasks are shared out: desired = running + queued. */
   loads(): ReplicaLoad[] {
     const ready = [...this.#workers.values()].filter((worker) => worker.ready && this.#active(worker));
-    const share = ready.length === 0 ? 0 : this.#queue.length / ready.length;
+    const share = ready.length === 0 ? 0 : this.queueDepth / ready.length;
     return ready.map((worker) => ({ inFlight: (worker.current ? 1 : 0) + share, eventLoop: 0 }));
   }
 
@@ -290,9 +303,9 @@ export class TaskPool {
     const lost = worker.current?.pending;
     worker.current = undefined;
     if (lost) {
-      // Pure input → output: safe to run again, once, on another worker.
-      if (lost.attempts < 2 && !this.#stopping) this.#queue.unshift(lost);
-      else lost.reject(new TaskFailedError(lost.task, 'its task worker died while running it'));
+      // Pure input → output: safe to run again on another worker.
+      if (lost.attempts < (this.#options.maxAttempts ?? 2) && !this.#stopping) this.#queue.unshift(lost);
+      else lost.reject(new TaskWorkerLostError(lost.task, `its worker died (${lost.attempts} times)`));
     }
     if (worker.leaving && !this.#stopping) this.#workers.delete(id);
     if (!expected) this.#options.log.warn({ worker: id, code, signal }, 'task worker exited');

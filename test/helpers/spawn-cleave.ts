@@ -123,7 +123,8 @@ export async function startCleave(
     logs,
     stderr: () => errText,
     async stop(signal = 'SIGTERM', stopTimeoutMs = 15_000) {
-      if (child.exitCode !== null) return child.exitCode;
+      // Gone already (exited, or killed by a test): its 'close' was heard before this.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       // 'close', not 'exit': the last log lines may still be in the pipe when the process is gone.
       const exited = once(child, 'close');
       child.kill(signal);
