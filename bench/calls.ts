@@ -8,13 +8,10 @@
 //
 //   npm run bench:calls     (writes bench/results/calls.json; installs bench/peers on first use)
 
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import type { CallFigures } from './load/measure-calls.ts';
+import { type CallFigures, loop } from './load/measure-calls.ts';
+import { ensurePeers, moleculerCalls } from './load/moleculer.ts';
 import { machine, ratio, writeResults } from './load/report.ts';
-import { freePort, ROOT, startServer } from './load/server.ts';
+import { startServer } from './load/server.ts';
 
 const APP = 'bench/fixtures/calls-app';
 const QUIET = { HOST: '127.0.0.1', CLEAVE_ACCESS_LOG: 'off', CLEAVE_RATE_LIMIT: 'off' };
@@ -27,35 +24,7 @@ interface Row extends CallFigures {
   concurrency: number;
 }
 
-async function loop(port: number, path: string, calls: number, concurrency: number): Promise<CallFigures> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}?calls=${calls}&concurrency=${concurrency}`);
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as CallFigures;
-}
-
-async function moleculer(calls: number, concurrency: number): Promise<CallFigures> {
-  const [calleePort, callerPort] = [await freePort(), await freePort()];
-  const node = (args: string[]) =>
-    spawn(process.execPath, ['--import', 'tsx', 'bench/fixtures/moleculer-node.ts', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-  const callee = node(['callee', String(calleePort), String(callerPort)]);
-  try {
-    await once(createInterface({ input: callee.stdout }), 'line'); // {"ready":true}
-    const caller = node(['caller', String(callerPort), String(calleePort), String(calls), String(concurrency)]);
-    const [line] = (await once(createInterface({ input: caller.stdout }), 'line')) as [string];
-    await once(caller, 'exit');
-    return JSON.parse(line) as CallFigures;
-  } finally {
-    callee.kill();
-  }
-}
-
-if (!existsSync(`${ROOT}/bench/peers/node_modules/moleculer`)) {
-  console.log('installing the benchmark peers (bench/peers)…');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', 'bench/peers'], { cwd: ROOT, stdio: 'inherit' });
-}
+ensurePeers();
 
 const rows: Row[] = [];
 const together = await startServer('cleave dev', [process.execPath, 'bin/cleave.js', 'dev', APP], QUIET);
@@ -85,7 +54,7 @@ try {
   await split.stop();
 }
 for (const concurrency of CONCURRENCY) {
-  rows.push({ name: 'Moleculer, TCP transporter', concurrency, ...(await moleculer(REMOTE_CALLS, concurrency)) });
+  rows.push({ name: 'Moleculer, TCP transporter', concurrency, ...(await moleculerCalls(REMOTE_CALLS, concurrency)) });
 }
 
 const find = (name: string, concurrency: number) =>

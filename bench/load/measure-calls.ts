@@ -38,3 +38,10 @@ export async function measureCalls(
 export async function warmUp(call: () => Promise<unknown>, calls = 2000): Promise<void> {
   for (let i = 0; i < calls; i++) await call();
 }
+
+/** Has the app on `port` run its measuring loop (`path`, a route calling `measureCalls`). */
+export async function loop(port: number, path: string, calls: number, concurrency: number): Promise<CallFigures> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}?calls=${calls}&concurrency=${concurrency}`);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as CallFigures;
+}

@@ -43,7 +43,10 @@ const REDELIVER_DELAY_MS = 500;
 export class TaskFeeder {
   readonly #options: TaskFeederOptions;
   readonly #outage: Outage;
-  readonly #running = new Set<Promise<void>>();
+  /** Tasks taken and not yet settled (answered, acknowledged or given back). */
+  readonly #taken = new Set<Promise<void>>();
+  /** Of those, the ones a worker still runs: the next is taken as soon as one is done. */
+  #running = 0;
   #backlog = 0;
   #backlogReadAt = 0;
   #stopping = false;
@@ -67,10 +70,6 @@ export class TaskFeeder {
     return this.#backlog;
   }
 
-  get running(): number {
-    return this.#running.size;
-  }
-
   start(): void {
     this.#loop ??= this.#feed();
   }
@@ -85,7 +84,7 @@ export class TaskFeeder {
   /** Waits until every task taken is settled (the pool's stop finishes or gives them back). */
   async stop(): Promise<void> {
     await this.stopTaking();
-    await Promise.all(this.#running);
+    await Promise.all(this.#taken);
   }
 
   async #feed(): Promise<void> {
@@ -94,7 +93,7 @@ export class TaskFeeder {
       try {
         consumer ??= await this.#options.queue.consumer(this.#options.service);
         await this.#readBacklog();
-        if (this.#running.size >= this.#options.executor.readyCount) {
+        if (this.#running >= this.#options.executor.readyCount) {
           await this.#pause();
           continue;
         }
@@ -107,11 +106,8 @@ export class TaskFeeder {
           message.nak();
           break;
         }
-        const settled = this.#take(message).finally(() => {
-          this.#running.delete(settled);
-          this.#wake?.();
-        });
-        this.#running.add(settled);
+        const settled = this.#take(message).finally(() => this.#taken.delete(settled));
+        this.#taken.add(settled);
       } catch (error) {
         this.#outage.failed(error, 0);
         await this.#pause();
@@ -130,6 +126,7 @@ export class TaskFeeder {
       const { task, input } = queue.taskOf(message);
       const heartbeat = setInterval(() => message.working(), ackWaitMs / 3);
       let outcome;
+      this.#running += 1;
       try {
         outcome = { output: await executor.run(task, input) };
       } catch (error) {
@@ -149,6 +146,9 @@ export class TaskFeeder {
         outcome = { error };
       } finally {
         clearInterval(heartbeat);
+        // Its worker is free: the next task is taken while this one is settled.
+        this.#running -= 1;
+        this.#wake?.();
       }
       await queue.settle(message, outcome);
     } catch (error) {

@@ -271,7 +271,9 @@ export class JetStreamQueue implements TaskQueue {
         ...('e' in answer ? { state: 'failed', error: answer.e } : { state: 'succeeded', output: answer.o }),
       });
     }
-    await message.ackAck();
+    // Not confirmed (a round trip per task): an acknowledgement lost on the way means the
+    // task is delivered again, which at-least-once allows.
+    message.ack();
   }
 
   /**

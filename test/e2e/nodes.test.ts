@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { NATS_URL } from '../helpers/nats.ts';
@@ -20,9 +21,27 @@ import {
   startCleave,
   statusOf,
   stopLeavingNothing,
+  titleOf,
 } from '../helpers/spawn-cleave.ts';
 
 const SECRET = 'one secret shared by every node of the forum';
+
+/** The task worker processes of `node`: `cleave auth/tasks#1`, …. */
+function taskWorkersOf(node: CleaveProcess): number[] {
+  return childPids(node.child.pid!).filter((pid) => titleOf(pid).includes('/tasks#'));
+}
+
+/** CPU time (user + system, in clock ticks) the processes have used so far. */
+function cpuTicks(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [utime, stime] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(11, 13);
+    return sum + Number(utime) + Number(stime);
+  }, 0);
+}
 
 interface Answer {
   id?: string;
@@ -243,6 +262,25 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
       200,
     );
     assert.deepEqual(await listed(b, statusOf), expected(b, a), 'as `cleave status --json` prints it');
+  });
+
+  it("hashes a sign-up storm sent only to A on B's task workers too", async () => {
+    const hashedOnB = (): number => cpuTicks(taskWorkersOf(b));
+    const before = hashedOnB();
+    const storm = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        send(a.url, '/api/signup', {
+          method: 'POST',
+          body: { username: `s${randomInt(1e9)}`, password: 'correct horse' },
+        }),
+      ),
+    );
+    assert.deepEqual(
+      storm.map((answer) => answer.status),
+      storm.map(() => 201),
+    );
+    // A worker idle the while uses no CPU; each scrypt hash takes tens of milliseconds of it.
+    assert.ok(hashedOnB() - before >= 5, `B's task workers used ${hashedOnB() - before} ticks`);
   });
 
   // Two posts replicas on each node: four schedulers, one run per tick.

@@ -21,7 +21,8 @@ export interface CutProxy {
   close(): Promise<void>;
 }
 
-export async function startCutProxy(target: { host: string; port: number }): Promise<CutProxy> {
+/** `listenOn`: the address clients reach it at (another host's, in a namespace test). */
+export async function startCutProxy(target: { host: string; port: number }, listenOn = '127.0.0.1'): Promise<CutProxy> {
   const sockets = new Set<Socket>();
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let stalled = false;
@@ -46,7 +47,7 @@ export async function startCutProxy(target: { host: string; port: number }): Pro
       });
       upstream.on('close', () => client.destroy());
     });
-    listening.listen(port, '127.0.0.1');
+    listening.listen(port, listenOn);
     await once(listening, 'listening');
     port = (listening.address() as { port: number }).port;
     server = listening;

@@ -61,8 +61,15 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-export function runCleave(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
+/** Where a node runs: a command it is started under (`ip netns exec <host>`), the address it is reached at. */
+export interface Where {
+  prefix?: readonly string[];
+  address?: string;
+}
+
+export function runCleave(args: string[], env: Record<string, string> = {}, where: Where = {}): ChildProcess {
+  const [command, ...rest] = [...(where.prefix ?? []), process.execPath, CLI, ...args] as [string, ...string[]];
+  return spawn(command, rest, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,8 +93,9 @@ export async function startCleave(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 15_000,
+  where: Where = {},
 ): Promise<CleaveProcess> {
-  const child = runCleave(args, { PORT: '0', HOST: '127.0.0.1', ...env });
+  const child = runCleave(args, { PORT: '0', HOST: where.address ?? '127.0.0.1', ...env }, where);
   const logs: Array<Record<string, unknown>> = [];
   let errText = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -119,7 +127,7 @@ export async function startCleave(
   return {
     child,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${where.address ?? '127.0.0.1'}:${port}`,
     logs,
     stderr: () => errText,
     async stop(signal = 'SIGTERM', stopTimeoutMs = 15_000) {

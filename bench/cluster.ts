@@ -1,0 +1,120 @@
+// Benchmark: what crosses nodes when they share a NATS (this machine's, 127.0.0.1:4222, or
+// CLEAVE_BENCH_NATS_URL). Two rows per measure, each against a named peer in the same run:
+//   - a call to a service that runs only on the other node: cleave's ctx.call over NATS
+//     request/reply (`front` on one node process, `users` on another: bench/fixtures/
+//     cluster-node.ts) against Moleculer 0.14 between two nodes over the same NATS server,
+//     at 1 and 32 calls in flight;
+//   - a task run by `cleave start` (one task worker): through the supervisor's own queue,
+//     and through NATS JetStream, which is what lets the workers of every node share it.
+// Store operations per second on PostgreSQL, file and memory are bench:store's.
+//
+//   npm run bench:cluster     (writes bench/results/cluster.json)
+
+import { type CallFigures, loop } from './load/measure-calls.ts';
+import { moleculerCalls } from './load/moleculer.ts';
+import { machine, ratio, writeResults } from './load/report.ts';
+import { startServer } from './load/server.ts';
+
+const NATS_URL = process.env.CLEAVE_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const CONCURRENCY = [1, 32];
+const CALLS = 20_000;
+const TASKS = 3000;
+const TASK_CONCURRENCY = [1, 8];
+const QUIET = { HOST: '127.0.0.1', CLEAVE_ACCESS_LOG: 'off', CLEAVE_RATE_LIMIT: 'off' };
+
+interface Row extends CallFigures {
+  name: string;
+  concurrency: number;
+}
+
+const rows: Row[] = [];
+const node = (services: string) =>
+  startServer(
+    `node running ${services}`,
+    [
+      process.execPath,
+      '--conditions=cleave-source',
+      '--import',
+      'tsx',
+      'bench/fixtures/cluster-node.ts',
+      services,
+      NATS_URL,
+    ],
+    QUIET,
+  );
+
+// Calls across nodes.
+const callee = await node('users');
+const caller = await node('front');
+try {
+  for (const concurrency of CONCURRENCY) {
+    rows.push({
+      name: 'ctx.call to another node, over NATS',
+      concurrency,
+      ...(await loop(caller.port, '/bench', CALLS, concurrency)),
+    });
+  }
+} finally {
+  await Promise.all([caller.stop(), callee.stop()]);
+}
+for (const concurrency of CONCURRENCY) {
+  rows.push({
+    name: 'Moleculer, NATS transporter',
+    concurrency,
+    ...(await moleculerCalls(CALLS, concurrency, { natsUrl: NATS_URL })),
+  });
+}
+
+// Tasks: the supervisor's queue, then JetStream's.
+for (const [name, env] of [
+  ['ctx.run, the node’s own queue', {}],
+  ['ctx.run, through NATS JetStream', { CLEAVE_NATS_URL: NATS_URL }],
+] as const) {
+  const server = await startServer(name, [process.execPath, 'bin/cleave.js', 'start', 'bench/fixtures/task-loop'], {
+    ...QUIET,
+    CLEAVE_AUTOSCALE: 'false',
+    CLEAVE_TASK_WORKERS: '1',
+    ...env,
+  });
+  try {
+    for (const concurrency of TASK_CONCURRENCY) {
+      rows.push({ name, concurrency, ...(await loop(server.port, '/bench-task', TASKS, concurrency)) });
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+const find = (name: string, concurrency: number) =>
+  rows.find((row) => row.name === name && row.concurrency === concurrency) as Row;
+const ratios = {
+  ...Object.fromEntries(
+    CONCURRENCY.map((concurrency) => {
+      const cleave = find('ctx.call to another node, over NATS', concurrency);
+      const peer = find('Moleculer, NATS transporter', concurrency);
+      return [
+        `calls, concurrency ${concurrency}`,
+        {
+          natsCallOverMoleculer: ratio(cleave.callsPerSecond, peer.callsPerSecond),
+          p99NatsCallOverMoleculer: ratio(cleave.p99Ms, peer.p99Ms),
+        },
+      ];
+    }),
+  ),
+  ...Object.fromEntries(
+    TASK_CONCURRENCY.map((concurrency) => {
+      const local = find('ctx.run, the node’s own queue', concurrency);
+      const shared = find('ctx.run, through NATS JetStream', concurrency);
+      return [
+        `tasks, concurrency ${concurrency}`,
+        {
+          jetStreamOverLocal: ratio(shared.callsPerSecond, local.callsPerSecond),
+          p99JetStreamOverLocal: ratio(shared.p99Ms, local.p99Ms),
+        },
+      ];
+    }),
+  ),
+};
+writeResults('cluster', { ...machine(), natsUrl: NATS_URL, rows, ratios });
+console.table(rows);
+console.log(JSON.stringify(ratios));
