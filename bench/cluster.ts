@@ -4,6 +4,9 @@
 //     request/reply (`front` on one node process, `users` on another: bench/fixtures/
 //     cluster-node.ts) against Moleculer 0.14 between two nodes over the same NATS server,
 //     at 1 and 32 calls in flight;
+//   - an event's round trip between those nodes (front emits bench.ping, users' listener
+//     answers bench.pong: service.on, a queue group per service) against Moleculer's
+//     balanced events over the same NATS;
 //   - a task run by `cleave start` (one task worker): through the supervisor's own queue,
 //     and through NATS JetStream, which is what lets the workers of every node share it.
 // Store operations per second on PostgreSQL, file and memory are bench:store's.
@@ -53,6 +56,11 @@ try {
       concurrency,
       ...(await loop(caller.port, '/bench', CALLS, concurrency)),
     });
+    rows.push({
+      name: 'event round trip to another node, over NATS',
+      concurrency,
+      ...(await loop(caller.port, '/bench-events', CALLS, concurrency)),
+    });
   }
 } finally {
   await Promise.all([caller.stop(), callee.stop()]);
@@ -62,6 +70,11 @@ for (const concurrency of CONCURRENCY) {
     name: 'Moleculer, NATS transporter',
     concurrency,
     ...(await moleculerCalls(CALLS, concurrency, { natsUrl: NATS_URL })),
+  });
+  rows.push({
+    name: 'Moleculer events round trip, NATS transporter',
+    concurrency,
+    ...(await moleculerCalls(CALLS, concurrency, { natsUrl: NATS_URL, measure: 'events' })),
   });
 }
 
@@ -92,11 +105,15 @@ const ratios = {
     CONCURRENCY.map((concurrency) => {
       const cleave = find('ctx.call to another node, over NATS', concurrency);
       const peer = find('Moleculer, NATS transporter', concurrency);
+      const events = find('event round trip to another node, over NATS', concurrency);
+      const peerEvents = find('Moleculer events round trip, NATS transporter', concurrency);
       return [
         `calls, concurrency ${concurrency}`,
         {
           natsCallOverMoleculer: ratio(cleave.callsPerSecond, peer.callsPerSecond),
           p99NatsCallOverMoleculer: ratio(cleave.p99Ms, peer.p99Ms),
+          eventRoundTripsOverMoleculer: ratio(events.callsPerSecond, peerEvents.callsPerSecond),
+          p99EventRoundTripOverMoleculer: ratio(events.p99Ms, peerEvents.p99Ms),
         },
       ];
     }),

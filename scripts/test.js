@@ -36,7 +36,7 @@ function buildIfStale() {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-const ALONE = new Set(['test/e2e/autoscale.test.ts', 'test/e2e/browser.test.ts']);
+const ALONE = new Set(['test/e2e/autoscale.test.ts', 'test/e2e/browser.test.ts', 'test/e2e/gateway-failover.test.ts']);
 
 const typeScriptFlags = process.features.typescript ? [] : ['--import', 'tsx'];
 

@@ -353,6 +353,9 @@ export class NatsUnavailableError extends CleaveError {
   readonly status = 503;
   readonly source = 'internal';
   override readonly retryable = true;
+  constructor(message: string, options: CleaveErrorOptions = {}) {
+    super(message, { retryAfterSeconds: 1, ...options });
+  }
 }
 
 /** The public port can't be bound: in use by another process, or not ours to take. */

@@ -1,7 +1,7 @@
 // Moleculer, the peer the calls benchmarks measure cleave against: two nodes
 // (bench/fixtures/moleculer-node.ts), a callee serving users.profile and a caller timing it by
-// the same loop as cleave's calls. Over Moleculer's TCP transporter, or over a NATS
-// (`natsUrl`) with its NATS transporter.
+// the same loop as cleave's calls (or an event's round trip, `measure: 'events'`). Over
+// Moleculer's TCP transporter, or over a NATS (`natsUrl`) with its NATS transporter.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,7 +21,7 @@ export function ensurePeers(): void {
 export async function moleculerCalls(
   calls: number,
   concurrency: number,
-  options: { natsUrl?: string } = {},
+  options: { natsUrl?: string; measure?: 'calls' | 'events' } = {},
 ): Promise<CallFigures> {
   ensurePeers();
   const [calleePort, callerPort] = [await freePort(), await freePort()];
@@ -29,7 +29,11 @@ export async function moleculerCalls(
     spawn(process.execPath, ['--import', 'tsx', 'bench/fixtures/moleculer-node.ts', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...(options.natsUrl ? { MOLECULER_NATS: options.natsUrl } : {}) },
+      env: {
+        ...process.env,
+        ...(options.natsUrl ? { MOLECULER_NATS: options.natsUrl } : {}),
+        MOLECULER_MEASURE: options.measure ?? 'calls',
+      },
     });
   const callee = node(['callee', String(calleePort), String(callerPort)]);
   try {

@@ -32,6 +32,7 @@ export class NatsConnection {
   readonly #options: NatsConnectionOptions;
   readonly #outage: Outage | undefined;
   #client: Client | undefined;
+  #connected = false;
 
   constructor(options: NatsConnectionOptions) {
     this.#options = options;
@@ -54,6 +55,14 @@ export class NatsConnection {
     return this.#client;
   }
 
+  /**
+   * False from a lost connection until the client is connected again: what would wait for a
+   * server's answer (a JetStream publish, a key-value read) can refuse at once instead.
+   */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
   /** Connects; NATS unreachable is a NatsUnavailableError. */
   async start(): Promise<void> {
     try {
@@ -69,6 +78,7 @@ export class NatsConnection {
       const where = this.#servers().map(redactedUrl).join(',');
       throw new NatsUnavailableError(`cannot use NATS at ${where}: ${reasonOf(error)}`, { cause: error });
     }
+    this.#connected = true;
     void this.#watch(this.#client);
   }
 
@@ -86,8 +96,13 @@ export class NatsConnection {
 
   async #watch(client: Client): Promise<void> {
     for await (const status of client.status()) {
-      if (status.type === 'disconnect') this.#outage?.failed(new Error(`disconnected from ${status.server}`), 0);
-      else if (status.type === 'reconnect') this.#outage?.succeeded();
+      if (status.type === 'disconnect') {
+        this.#connected = false;
+        this.#outage?.failed(new Error(`disconnected from ${status.server}`), 0);
+      } else if (status.type === 'reconnect') {
+        this.#connected = true;
+        this.#outage?.succeeded();
+      }
     }
   }
 

@@ -212,6 +212,7 @@ export class JetStreamQueue implements TaskQueue {
   }
 
   async job(id: string): Promise<Job | undefined> {
+    this.#refuseWhileDisconnected(`cannot read job ${id}`);
     let entry;
     try {
       entry = await this.#bucket().get(id);
@@ -309,6 +310,7 @@ export class JetStreamQueue implements TaskQueue {
     id: string,
     extra: Record<string, string>,
   ): Promise<void> {
+    this.#refuseWhileDisconnected(`cannot queue task ${task}`);
     const headers = natsClient().headers();
     headers.set(HEADER.task, task);
     for (const [key, value] of Object.entries(extra)) headers.set(key, value);
@@ -328,11 +330,17 @@ export class JetStreamQueue implements TaskQueue {
   }
 
   async #writeJob(job: Job): Promise<void> {
+    this.#refuseWhileDisconnected(`cannot write job ${job.id}`);
     try {
       await this.#bucket().put(job.id, JSON.stringify(job));
     } catch (error) {
       throw new NatsUnavailableError(`cannot write job ${job.id} to NATS: ${reasonOf(error)}`, { cause: error });
     }
+  }
+
+  /** Without a connection, a JetStream request would wait its whole timeout for nothing. */
+  #refuseWhileDisconnected(what: string): void {
+    if (!this.#options.nats.connected) throw new NatsUnavailableError(`${what}: NATS is unreachable; retry shortly`);
   }
 
   #answered(id: string, data: Uint8Array): void {

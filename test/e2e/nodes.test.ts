@@ -2,6 +2,12 @@
 // machines behind the user's load balancer) that share one real PostgreSQL, one real Redis and
 // one real NATS. Any node serves any client: accounts, posts, events, rate limits and cron
 // ticks are the app's, not the node's.
+//
+// Where the test may make network namespaces (root, iproute2), each node is a host of its
+// own, with its own address on a bridge, as two machines on one LAN, and the servers are
+// reached at a third address (this process's side of the bridge, through TCP relays to the
+// machine's servers): nothing a node does may rely on the other being on its host. Elsewhere
+// the two nodes are two ports of this host, and the file says so in its title.
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -9,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { NATS_URL } from '../helpers/nats.ts';
-import { type CutProxy, cutProxyFor } from '../helpers/cut-proxy.ts';
+import { type CutProxy, startCutProxy } from '../helpers/cut-proxy.ts';
+import { type Host, type Lan, makeLan, whyNoHosts } from '../helpers/hosts.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
 import { fetchStatus } from '../../src/cli/status.ts';
 import { openSocket } from '../helpers/ws-client.ts';
@@ -25,6 +32,7 @@ import {
 } from '../helpers/spawn-cleave.ts';
 
 const SECRET = 'one secret shared by every node of the forum';
+const notAsHosts = whyNoHosts();
 
 /** The task worker processes of `node`: `cleave auth/tasks#1`, …. */
 function taskWorkersOf(node: CleaveProcess): number[] {
@@ -54,20 +62,6 @@ before(async () => {
   database = await createTestDatabase('nodes');
 });
 after(() => database.drop());
-
-function nodeEnv(): Record<string, string> {
-  return {
-    CLEAVE_STORE: database.url,
-    CLEAVE_REDIS_URL: REDIS_URL,
-    CLEAVE_NATS_URL: NATS_URL,
-    CLEAVE_SECRET: SECRET,
-    CLEAVE_AUTOSCALE: 'false',
-    // Behind the user's load balancer: the client's address comes in X-Forwarded-For.
-    CLEAVE_TRUSTED_PROXIES: '127.0.0.1,::1',
-    FORUM_STATS_SCHEDULE: '* * * * * *',
-    LOG_LEVEL: 'debug',
-  };
-}
 
 // Counts in Redis outlive a run (a failed login is remembered a day) and CI runs this file
 // once per Node version: each run is a client of its own, a random address of the IPv6
@@ -104,23 +98,63 @@ async function send(base: string, path: string, init: { method?: string; body?: 
   return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
 }
 
-describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout: 120_000 }, () => {
+const where = notAsHosts ? `two ports of this host (${notAsHosts})` : 'two hosts (network namespaces)';
+
+describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, { timeout: 120_000 }, () => {
   let a: CleaveProcess;
   let b: CleaveProcess;
+  let lan: Lan | undefined;
+  /** Where each node runs: a host of its own, or this one. */
+  let hostOf: { a: Partial<Host>; b: Partial<Host> } = { a: {}, b: {} };
+  let env: Record<string, string>;
   /** B reaches NATS through it: the test takes NATS away from B and gives it back. */
   let natsForB: CutProxy;
+  const relays: CutProxy[] = [];
+
+  /** A node's `cleave start`, on its host; a host's every port is free, 3101 is A's, 3102 B's. */
+  const startNode = (node: 'a' | 'b', extra: Record<string, string> = {}) =>
+    startCleave(
+      ['start', 'examples/forum'],
+      { ...env, ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}), ...extra },
+      30_000,
+      hostOf[node],
+    );
+
   before(async () => {
-    const { proxy, url } = await cutProxyFor(NATS_URL, 4222);
-    natsForB = proxy;
+    lan = notAsHosts ? undefined : makeLan(2);
+    const servers = lan?.serversAddress ?? '127.0.0.1';
+    /** `url`'s server as the nodes reach it: through a relay on the servers' address. */
+    const relayed = async (url: string, defaultPort: number): Promise<{ relay: CutProxy; url: string }> => {
+      const target = new URL(url);
+      const relay = await startCutProxy({ host: target.hostname, port: Number(target.port || defaultPort) }, servers);
+      relays.push(relay);
+      target.hostname = servers;
+      target.port = String(relay.port);
+      return { relay, url: target.href };
+    };
+    // On one host the servers are reached as they are; only B's NATS goes through a relay.
+    const reach = async (url: string, defaultPort: number) => (lan ? (await relayed(url, defaultPort)).url : url);
+    env = {
+      CLEAVE_STORE: await reach(database.url, 5432),
+      CLEAVE_REDIS_URL: await reach(REDIS_URL, 6379),
+      CLEAVE_NATS_URL: await reach(NATS_URL, 4222),
+      CLEAVE_SECRET: SECRET,
+      CLEAVE_AUTOSCALE: 'false',
+      // Behind the user's load balancer: the client's address comes in X-Forwarded-For.
+      CLEAVE_TRUSTED_PROXIES: ['127.0.0.1', '::1', ...(lan ? [servers] : [])].join(','),
+      FORUM_STATS_SCHEDULE: '* * * * * *',
+      LOG_LEVEL: 'debug',
+    };
+    const forB = await relayed(NATS_URL, 4222);
+    natsForB = forB.relay;
+    if (lan) hostOf = { a: lan.hosts[0]!, b: lan.hosts[1]! };
     // At once: both make the same schemas, which must not race.
-    [a, b] = await Promise.all([
-      startCleave(['start', 'examples/forum'], nodeEnv(), 30_000),
-      startCleave(['start', 'examples/forum'], { ...nodeEnv(), CLEAVE_NATS_URL: url }, 30_000),
-    ]);
+    [a, b] = await Promise.all([startNode('a'), startNode('b', { CLEAVE_NATS_URL: forB.url })]);
   });
   after(async () => {
     await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
-    await natsForB?.close();
+    for (const relay of relays) await relay.close();
+    lan?.remove();
   });
 
   it('signs up on one node and logs in on the other; a post written on either is read on both', async () => {
@@ -244,16 +278,18 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429, 429], 'the 7th on A, the 8th on B');
   });
 
-  it('lists both nodes in cleave status on either, each with what it runs', async () => {
+  it('lists both nodes in cleave status on either, each at its address, with what it runs', async () => {
+    // As hosts, a node's address is its host's; on one host, its port tells them apart.
+    const addressOf = (address: string) => (lan ? address : address.split(':').at(-1));
     const listed = async (node: CleaveProcess, status = fetchStatus) =>
       (await status(node.port)).nodes.map((entry) => ({
         self: entry.self,
-        port: entry.address.split(':').at(-1),
+        address: addressOf(entry.address),
         posts: entry.pools.find((pool) => pool.service === 'posts' && pool.kind === 'requests')?.ready,
       }));
     const expected = (self: CleaveProcess, other: CleaveProcess) => [
-      { self: true, port: String(self.port), posts: 2 },
-      { self: false, port: String(other.port), posts: 2 },
+      { self: true, address: addressOf(self.url.slice('http://'.length)), posts: 2 },
+      { self: false, address: addressOf(other.url.slice('http://'.length)), posts: 2 },
     ];
     await until(
       async () => (JSON.stringify(await listed(a)) === JSON.stringify(expected(a, b)) ? true : undefined),
@@ -354,7 +390,7 @@ describe('the forum as two nodes sharing PostgreSQL, Redis and NATS', { timeout:
       250,
     );
 
-    a = await startCleave(['start', 'examples/forum'], nodeEnv(), 30_000);
+    a = await startNode('a');
     await until(
       async () => ((await fetchStatus(b.port)).nodes.length === 2 ? true : undefined),
       5000,

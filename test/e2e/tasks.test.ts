@@ -11,6 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { fetchStatus } from '../../src/cli/status.ts';
 import { deadTaskSubject, resourceName } from '../../src/nats/subjects.ts';
 import { connectNats, forgetTasks, NATS_URL } from '../helpers/nats.ts';
+import { type OwnNatsServer, startNatsServer } from '../helpers/nats-server.ts';
 import {
   childPids,
   type CleaveProcess,
@@ -19,7 +20,7 @@ import {
   stopLeavingNothing,
   titleOf,
 } from '../helpers/spawn-cleave.ts';
-import { until } from '../helpers/wait.ts';
+import { sleep, until } from '../helpers/wait.ts';
 
 const modes = [
   { name: 'cleave dev', command: 'dev', env: {} },
@@ -52,7 +53,10 @@ interface JobView {
 async function finished(url: string, location: string, timeoutMs = 2000): Promise<JobView> {
   return until(
     async () => {
-      const job = (await (await fetch(`${url}${location}`)).json()) as JobView;
+      const response = await fetch(`${url}${location}`);
+      // A 503 (NATS away) is no answer yet.
+      if (response.status === 503) return undefined;
+      const job = (await response.json()) as JobView;
       return job.state === 'pending' ? undefined : job;
     },
     timeoutMs,
@@ -233,5 +237,57 @@ describe('tasks on NATS JetStream, two nodes', { timeout: 60_000 }, () => {
     const job = await finished(other.url, location, 15_000);
     assert.equal(job.state, 'succeeded');
     assert.equal(job.output, 3000);
+  });
+});
+
+describe('tasks on NATS JetStream when NATS itself is restarted', { timeout: 60_000 }, () => {
+  // A server of the test's own: the machine's is shared with every other test.
+  let nats: OwnNatsServer;
+  let app: CleaveProcess;
+  before(async () => {
+    nats = await startNatsServer();
+    app = await startCleave(['start', 'test/fixtures/jobs'], {
+      ...settings,
+      CLEAVE_TASK_QUEUE_MAX: '20',
+      CLEAVE_NATS_URL: nats.url,
+      CLEAVE_TASK_ACK_WAIT_MS: '2000',
+    });
+  });
+  after(async () => {
+    if (app) await stopLeavingNothing(app);
+    await nats?.close();
+  });
+
+  it('loses no job queued before NATS went down, refuses new ones at once meanwhile, and goes on after', async () => {
+    const locations: string[] = [];
+    for (let job = 0; job < 4; job++) {
+      const accepted = await fetch(`${app.url}/jobs/busy/300`, { method: 'POST' });
+      assert.equal(accepted.status, 202);
+      locations.push(accepted.headers.get('location') ?? '');
+    }
+    await sleep(100); // the first is running: one worker
+    await nats.kill();
+    await sleep(100); // the client hears its socket close
+    await until(
+      async () => ((await fetch(`${app.url}/jobs/square/2`, { method: 'POST' })).status === 503 ? true : undefined),
+      2000,
+      'the node notices NATS is gone',
+      50,
+    );
+    const started = Date.now();
+    const refused = await fetch(`${app.url}/jobs/square/3`, { method: 'POST' });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'CLEAVE_NATS_UNAVAILABLE');
+    assert.ok(Date.now() - started < 500, 'refused at once, not after a timeout');
+
+    await sleep(500);
+    await nats.start();
+    for (const location of locations) {
+      const job = await finished(app.url, location, 20_000);
+      assert.equal(job.state, 'succeeded', location);
+      assert.equal(job.output, 300);
+    }
+    assert.deepEqual(await (await fetch(`${app.url}/square/5`)).json(), { result: 25 });
   });
 });
