@@ -36,6 +36,17 @@ function buildIfStale() {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+// The longest end-to-end files start first, so two at a time never ends with one of them
+// running by itself (longest-first scheduling).
+const LONGEST_FIRST = [
+  'test/e2e/nodes.test.ts',
+  'test/e2e/gateway.test.ts',
+  'test/e2e/tasks.test.ts',
+  'test/e2e/calls.test.ts',
+  'test/e2e/graceful-stop.test.ts',
+  'test/e2e/cache.test.ts',
+  'test/e2e/forum.test.ts',
+];
 const ALONE = new Set(['test/e2e/autoscale.test.ts', 'test/e2e/browser.test.ts', 'test/e2e/gateway-failover.test.ts']);
 
 const typeScriptFlags = process.features.typescript ? [] : ['--import', 'tsx'];
@@ -72,10 +83,7 @@ const status =
     ? run(only, 1)
     : Math.max(
         run(find('src').sort(), 2),
-        run(
-          e2e.filter((file) => !ALONE.has(file)),
-          2,
-        ),
+        run([...LONGEST_FIRST, ...e2e.filter((file) => !ALONE.has(file) && !LONGEST_FIRST.includes(file))], 2),
         run(
           e2e.filter((file) => ALONE.has(file)),
           1,
