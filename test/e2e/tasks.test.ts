@@ -129,9 +129,12 @@ for (const mode of modes) {
       });
 
       it('shows the task pool, its running tasks and its queue in cleave status', async () => {
-        // On JetStream the bound holds the running task too: one running, one waiting.
+        // On JetStream the bound holds the running task too: one running, one waiting; and the
+        // waiting one is counted at a delivery or at the next read (every second), so each
+        // task outlasts a read.
         const count = onNats ? 2 : 3;
-        const requests = Array.from({ length: count }, () => fetch(`${app.url}/busy/500`));
+        const ms = onNats ? 1500 : 500;
+        const requests = Array.from({ length: count }, () => fetch(`${app.url}/busy/${ms}`));
         // Once all have arrived: running or waiting, status must tell which.
         const tasks = await until(
           async () => {
