@@ -92,7 +92,7 @@ export class TaskFeeder {
     while (!this.#stopping) {
       try {
         consumer ??= await this.#options.queue.consumer(this.#options.service);
-        await this.#readBacklog();
+        await this.#readBacklog(consumer);
         if (this.#running >= this.#options.executor.readyCount) {
           await this.#pause();
           continue;
@@ -157,10 +157,11 @@ export class TaskFeeder {
     }
   }
 
-  async #readBacklog(): Promise<void> {
+  /** Tasks waiting for a worker on any node, not yet delivered: one request to the server. */
+  async #readBacklog(consumer: Consumer): Promise<void> {
     if (Date.now() - this.#backlogReadAt < BACKLOG_EVERY_MS) return;
     this.#backlogReadAt = Date.now();
-    this.#backlog = await this.#options.queue.backlog(this.#options.service);
+    this.#backlog = (await consumer.info()).num_pending;
   }
 
   /** Until a task ends, stop is asked, or IDLE_WAIT_MS. */

@@ -231,12 +231,6 @@ export class JetStreamQueue implements TaskQueue {
     return this.#jetstream().consumers.get(this.#stream, consumerName(service));
   }
 
-  /** Tasks of `service` waiting for a worker on any node, not yet delivered. */
-  async backlog(service: string): Promise<number> {
-    const info = await (await this.consumer(service)).info();
-    return info.num_pending;
-  }
-
   /** The task a delivery carries. */
   taskOf(message: JsMsg): { task: string; input: unknown } {
     const text = decoder.decode(message.data);
