@@ -6,11 +6,11 @@ import { afterEach, describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { busContract } from '../bus/contract.ts';
 import { IpcBus } from '../bus/ipc.ts';
-import { InternalError, StoreUnavailableError } from '../errors.ts';
-import { IpcLock } from '../lock/ipc.ts';
+import { CollectionAccessError, InternalError, StoreUnavailableError } from '../errors.ts';
+import { IpcLock, serveLock } from '../lock/ipc.ts';
 import { MemoryLock } from '../lock/memory.ts';
 import { coalesceReads } from '../store/coalesce.ts';
-import { IpcStore } from '../store/ipc.ts';
+import { IpcStore, serveStore } from '../store/ipc.ts';
 import { MemoryStore } from '../store/memory.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { MemoryChannel } from './fixtures/memory-channel.ts';
@@ -46,8 +46,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function startHub(options: Partial<IpcHubOptions> = {}): IpcHub {
-  const hub = new IpcHub({ store: coalesceReads(new MemoryStore()), lock: new MemoryLock(), ...options });
+/** A hub serving a store (read-coalesced unless `store` is given) and a lock. */
+function startHub(options: Partial<Omit<IpcHubOptions, 'serves'>> & { store?: StoreBackend } = {}): IpcHub {
+  const { store = coalesceReads(new MemoryStore()), ...rest } = options;
+  const hub = new IpcHub({ serves: [serveStore(store), serveLock(new MemoryLock())], ...rest });
   cleanups.push(() => hub.stop());
   return hub;
 }
@@ -66,7 +68,7 @@ function replicaOf(hub: IpcHub, name: string) {
 }
 
 // Each suite keeps its hub for all its tests, so these stay out of the per-test cleanups.
-const hubForContract = (): IpcHub => new IpcHub({ store: new MemoryStore(), lock: new MemoryLock() });
+const hubForContract = (): IpcHub => new IpcHub({ serves: [] });
 busContract('IpcHub.bus, on the supervisor', async () => hubForContract().bus);
 const contractHub = hubForContract();
 let contractReplicas = 0;
@@ -269,6 +271,34 @@ describe('IpcHub as the event bus', { timeout: 5000 }, () => {
 });
 
 describe('IpcHub as the store and lock owner', { timeout: 5000 }, () => {
+  it('lets a replica reach only its own service’s collections, the supervisor’s channels any', async () => {
+    const hub = startHub();
+    const posts = replicaOf(hub, 'posts#1');
+    const tool = replicaOf(hub, 'supervisor-tool');
+    await posts.store.put('posts/items', 'p1', 'mine');
+    await assert.rejects(posts.store.get('users/accounts', 'ana'), CollectionAccessError);
+    await assert.rejects(posts.store.put('users/accounts', 'ana', 'x'), CollectionAccessError);
+    await assert.rejects(posts.store.list('users/accounts'), CollectionAccessError);
+    await assert.rejects(posts.store.delete('users/accounts', 'ana'), CollectionAccessError);
+    assert.equal((await tool.store.get('posts/items', 'p1'))?.value, 'mine');
+    assert.equal(await tool.store.get('users/accounts', 'ana'), undefined);
+  });
+
+  it('answers a method no port serves with InternalError, and refuses two handlers for one method', async () => {
+    const a = replicaOf(startHub(), 'a');
+    await assert.rejects(a.rpc.call('task.job', 'j1'), (error: unknown) => {
+      assert.ok(error instanceof InternalError);
+      assert.match(error.message, /serves no IPC method task\.job/);
+      return true;
+    });
+    // The hub is still serving what it has.
+    assert.equal(await a.lock.tryAcquire('n', 1000), true);
+    assert.throws(
+      () => new IpcHub({ serves: [serveLock(new MemoryLock()), serveLock(new MemoryLock())] }),
+      /two handlers for the IPC method lock\.tryAcquire/,
+    );
+  });
+
   it('lets replica B read what replica A wrote, at once', async () => {
     const hub = startHub();
     const a = replicaOf(hub, 'a');

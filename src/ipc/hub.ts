@@ -1,5 +1,6 @@
-// The supervisor's end of split mode: one source of truth for every replica. Store and lock
-// calls run against the supervisor's own backends, and the hub is the app's event bus.
+// The supervisor's end of split mode: one source of truth for every replica. Replicas' calls
+// (store, lock, tasks, rate counters) are answered by the handlers each port gives the hub
+// (./handlers.ts), and the hub is the app's event bus.
 //
 // Delivery: a replica's publish comes here, and the hub sends it once to every channel
 // subscribed to the topic (the publisher's included) and to its own local subscribers; each
@@ -8,9 +9,6 @@
 // A group subscription (a service's listeners, grouped by service, as NATS queue groups)
 // gets each event once per group: the hub sends it to one member, in turn.
 //
-// Reads: pass a store wrapped in coalesceReads, and identical reads from different replicas
-// that overlap share one backend read (the wrapper cannot tell replicas apart).
-//
 // Leases outlive a replica's detach. Cron takes one lease per job per tick and never
 // releases it, so a late replica finds the tick taken; releasing a replica's leases when it
 // exits (scale-down, crash after the run) would let that late replica run the tick again.
@@ -18,19 +16,16 @@
 
 import { MemoryBus } from '../bus/memory.ts';
 import type { Bus, EventHandler } from '../bus/types.ts';
-import { CleaveError, CollectionAccessError, InternalError } from '../errors.ts';
-import type { Lock } from '../lock/types.ts';
-import type { TaskQueue } from '../queue/types.ts';
-import { MemoryRateCounters } from '../ratelimit/memory.ts';
-import type { RateCounters } from '../ratelimit/types.ts';
+import { CleaveError, InternalError } from '../errors.ts';
 import { toWire } from '../shared/error-wire.ts';
-import type { StoreBackend } from '../store/types.ts';
 import type { IpcChannel } from './channel.ts';
+import type { RpcHandlers } from './handlers.ts';
 import {
   isIpcMessage,
   PROTOCOL_VERSION,
   subscriptionKey,
   type IpcMessage,
+  type RpcMethod,
   type RpcRequest,
   type RpcResponse,
 } from './messages.ts';
@@ -42,13 +37,12 @@ export interface HubLog {
 }
 
 export interface IpcHubOptions {
-  /** The supervisor-owned store; wrap it in coalesceReads. Its start/stop stay the caller's. */
-  store: StoreBackend;
-  lock: Lock;
-  /** Where replicas' tasks run (the supervisor's TaskBroker); without one, task calls fail. */
-  tasks?: TaskQueue;
-  /** The rate-limit counters every replica shares. @default in this process */
-  rateCounters?: RateCounters;
+  /**
+   * What the hub answers: each port's handlers (serveStore, serveLock, serveTasks,
+   * serveRateCounters). A method no handler serves fails with InternalError; one served
+   * twice is a mistake caught here. The backends' start/stop stay the caller's.
+   */
+  serves: RpcHandlers[];
   /** @default a logger that drops everything */
   log?: HubLog;
   /**
@@ -72,13 +66,13 @@ interface Replica {
 
 const SILENT: HubLog = { warn() {}, error() {} };
 
+/** A handler as the hub holds it: the method's types were checked where the handler was written. */
+type AnyHandler = (caller: string, ...args: unknown[]) => Promise<unknown>;
+
 export class IpcHub {
   /** The bus for supervisor-side code: it publishes to, and hears from, every replica. */
   readonly bus: Bus;
-  readonly #store: StoreBackend;
-  readonly #lock: Lock;
-  readonly #tasks: TaskQueue | undefined;
-  readonly #rates: RateCounters;
+  readonly #handlers = new Map<RpcMethod, AnyHandler>();
   readonly #log: HubLog;
   readonly #backlogWarning: number;
   readonly #replicas = new Map<IpcChannel, Replica>();
@@ -88,10 +82,12 @@ export class IpcHub {
   readonly #local: MemoryBus;
 
   constructor(options: IpcHubOptions) {
-    this.#store = options.store;
-    this.#lock = options.lock;
-    this.#tasks = options.tasks;
-    this.#rates = options.rateCounters ?? new MemoryRateCounters();
+    for (const handlers of options.serves) {
+      for (const [method, handler] of Object.entries(handlers) as Array<[RpcMethod, AnyHandler]>) {
+        if (this.#handlers.has(method)) throw new InternalError(`two handlers for the IPC method ${method}`);
+        this.#handlers.set(method, handler);
+      }
+    }
     this.#log = options.log ?? SILENT;
     this.#backlogWarning = options.backlogWarning ?? 1000;
     this.#local = new MemoryBus({
@@ -212,8 +208,10 @@ export class IpcHub {
     const { id, method } = request;
     let response: RpcResponse;
     try {
-      checkOwnership(replica.name, request);
-      response = { cleave: PROTOCOL_VERSION, type: 'response', id, ok: true, value: await this.#dispatch(request) };
+      const handler = this.#handlers.get(method);
+      if (!handler) throw new InternalError(`this supervisor serves no IPC method ${String(method)}`);
+      const value = await handler(replica.name, ...request.args);
+      response = { cleave: PROTOCOL_VERSION, type: 'response', id, ok: true, value };
     } catch (err) {
       // toWire hides a foreign error's message from the replica, so it is logged here.
       if (!(err instanceof CleaveError)) this.#log.error({ err, replica: replica.name, method }, 'IPC call failed');
@@ -223,44 +221,6 @@ export class IpcHub {
       const error = toWire(new InternalError(`the result of ${method} cannot cross the IPC channel`));
       this.#send(replica, { cleave: PROTOCOL_VERSION, type: 'response', id, ok: false, error });
     }
-  }
-
-  #dispatch(request: RpcRequest): Promise<unknown> {
-    switch (request.method) {
-      case 'store.get':
-        return this.#store.get(...request.args);
-      case 'store.put':
-        return this.#store.put(...request.args);
-      case 'store.delete':
-        return this.#store.delete(...request.args);
-      case 'store.list':
-        return this.#store.list(...request.args);
-      case 'lock.tryAcquire':
-        return this.#lock.tryAcquire(...request.args);
-      case 'lock.release':
-        return this.#lock.release(...request.args);
-      case 'task.run':
-        return this.#taskQueue().run(...request.args);
-      case 'task.enqueue':
-        return this.#taskQueue().enqueue(...request.args);
-      case 'task.job':
-        return this.#taskQueue().job(...request.args);
-      case 'rate.hit':
-        return this.#rates.hit(...request.args);
-      case 'rate.blockedFor':
-        return this.#rates.blockedFor(...request.args);
-      case 'rate.block':
-        return this.#rates.block(...request.args);
-      case 'rate.reset':
-        return this.#rates.reset(...request.args);
-      default:
-        throw new InternalError(`unknown IPC method ${(request as { method: unknown }).method as string}`);
-    }
-  }
-
-  #taskQueue(): TaskQueue {
-    if (!this.#tasks) throw new InternalError('this supervisor runs no tasks');
-    return this.#tasks;
   }
 
   /** False when the message could not be serialised; a closed channel drops it (detach follows). */
@@ -288,19 +248,4 @@ export class IpcHub {
     for (const { topic, group } of replica.topics.values()) this.#forget(replica, topic, group);
     replica.topics.clear();
   }
-}
-
-/**
- * A replica (named `<service>#<n>`) reaches only its own service's collections: the data of
- * another is reached by calls or events. Its ServiceContext never names another's; this
- * holds even for a message written by hand on the channel.
- */
-function checkOwnership(name: string, request: RpcRequest): void {
-  if (!request.method.startsWith('store.')) return;
-  const hash = name.indexOf('#');
-  if (hash < 0) return; // the supervisor's own channels (tests, tools) are not a service's
-  const service = name.slice(0, hash);
-  const collection = (request.args as unknown[])[0];
-  if (typeof collection === 'string' && collection.startsWith(`${service}/`)) return;
-  throw new CollectionAccessError(`${service} may not reach the collection ${String(collection)}`);
 }

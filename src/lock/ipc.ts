@@ -1,6 +1,8 @@
-// The Lock in a split-mode replica: leases live in the supervisor, so one replica in the
-// whole app holds a name at a time (what makes a cron tick run once).
+// The Lock across the IPC channel, both ends: in a split-mode replica leases live in the
+// supervisor, so one replica in the whole app holds a name at a time (what makes a cron tick
+// run once).
 
+import type { RpcHandlers } from '../ipc/handlers.ts';
 import type { RpcClient } from '../ipc/rpc-client.ts';
 import { checkTtl } from './ttl.ts';
 import type { Lock } from './types.ts';
@@ -23,4 +25,12 @@ export class IpcLock implements Lock {
   release(name: string): Promise<void> {
     return this.#rpc.call('lock.release', name);
   }
+}
+
+/** The supervisor's end: `lock` holds every replica's leases. */
+export function serveLock(lock: Lock): RpcHandlers {
+  return {
+    'lock.tryAcquire': (_caller, name, ttlMs) => lock.tryAcquire(name, ttlMs),
+    'lock.release': (_caller, name) => lock.release(name),
+  };
 }

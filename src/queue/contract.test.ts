@@ -7,13 +7,12 @@ import { pino } from 'pino';
 import { IpcHub } from '../ipc/hub.ts';
 import { MemoryChannel } from '../ipc/fixtures/memory-channel.ts';
 import { RpcClient } from '../ipc/rpc-client.ts';
-import { MemoryLock } from '../lock/memory.ts';
-import { MemoryStore } from '../store/memory.ts';
 import { TaskBroker } from '../supervisor/task-broker.ts';
 import { connectNats, forgetTasks, testApp } from '../../test/helpers/nats.ts';
 import { taskQueueContract, type TaskQueueUnderTest } from './contract.ts';
 import app from './fixtures/tasks-app.ts';
-import { IpcTaskQueue } from './ipc.ts';
+import { IpcTaskQueue, serveTasks } from './ipc.ts';
+
 import { WorkerTaskQueue } from './worker-pool.ts';
 
 const APP_MODULE = fileURLToPath(new URL('./fixtures/tasks-app.ts', import.meta.url));
@@ -40,7 +39,7 @@ taskQueueContract('TaskBroker (worker processes, cleave start)', () =>
 taskQueueContract('IpcTaskQueue (a replica, through the supervisor’s hub)', async () => {
   const tasks = threads();
   await tasks.start();
-  const hub = new IpcHub({ store: new MemoryStore(), lock: new MemoryLock(), tasks, log });
+  const hub = new IpcHub({ serves: [serveTasks(tasks)], log });
   const { replica, hub: hubEnd } = MemoryChannel.pair();
   hub.attach('replica-1', hubEnd);
   const rpc = new RpcClient(replica, { timeoutMs: 10_000 });

@@ -1,7 +1,9 @@
-// A replica's TaskQueue when split: every call goes to the supervisor's TaskBroker, which
-// runs the task in the owning service's worker pool. A run waits as long as the task takes
-// (up to `runTimeoutMs`), not the short deadline of a store call.
+// The TaskQueue across the IPC channel, both ends: a split replica's every call goes to the
+// supervisor's TaskBroker, which runs the task in the owning service's worker pool. A run
+// waits as long as the task takes (up to `runTimeoutMs`), not the short deadline of a store
+// call.
 
+import type { RpcHandlers } from '../ipc/handlers.ts';
 import type { RpcClient } from '../ipc/rpc-client.ts';
 import type { Job, TaskQueue } from './types.ts';
 
@@ -29,4 +31,13 @@ export class IpcTaskQueue implements TaskQueue {
   job(id: string): Promise<Job | undefined> {
     return this.#rpc.call('task.job', id);
   }
+}
+
+/** The supervisor's end: `tasks` (its TaskBroker) runs and records every replica's tasks. */
+export function serveTasks(tasks: TaskQueue): RpcHandlers {
+  return {
+    'task.run': (_caller, task, input) => tasks.run(task, input),
+    'task.enqueue': (_caller, task, input) => tasks.enqueue(task, input),
+    'task.job': (_caller, id) => tasks.job(id),
+  };
 }

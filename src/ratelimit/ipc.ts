@@ -1,6 +1,7 @@
-// A split replica's RateCounters: the supervisor's, over IPC, so every replica of a pool
-// counts one client once.
+// RateCounters across the IPC channel, both ends: a split replica's counters are the
+// supervisor's, so every replica of a pool counts one client once.
 
+import type { RpcHandlers } from '../ipc/handlers.ts';
 import type { RpcClient } from '../ipc/rpc-client.ts';
 import type { Count, RateCounters } from './types.ts';
 
@@ -26,4 +27,14 @@ export class IpcRateCounters implements RateCounters {
   reset(key: string, durationMs: number): Promise<void> {
     return this.#rpc.call('rate.reset', key, durationMs);
   }
+}
+
+/** The supervisor's end: `counters` count for every replica and the gateway. */
+export function serveRateCounters(counters: RateCounters): RpcHandlers {
+  return {
+    'rate.hit': (_caller, key, points, durationMs) => counters.hit(key, points, durationMs),
+    'rate.blockedFor': (_caller, key) => counters.blockedFor(key),
+    'rate.block': (_caller, key, ms) => counters.block(key, ms),
+    'rate.reset': (_caller, key, durationMs) => counters.reset(key, durationMs),
+  };
 }

@@ -1,9 +1,12 @@
-// The Store in a split-mode replica: every call runs on the supervisor's store through the
-// IPC hub, so all replicas read and write one source of truth. Conflicts come back as
-// StoreConflictError, and a supervisor that stops answering as StoreUnavailableError.
+// The Store across the IPC channel, both ends. In a split-mode replica every call runs on the
+// supervisor's store through the hub, so all replicas read and write one source of truth.
+// Conflicts come back as StoreConflictError, and a supervisor that stops answering as
+// StoreUnavailableError.
 
-import { checkListOptions } from './list-keys.ts';
+import { CollectionAccessError } from '../errors.ts';
+import { serviceOfCaller, type RpcHandlers } from '../ipc/handlers.ts';
 import type { RpcClient } from '../ipc/rpc-client.ts';
+import { checkListOptions } from './list-keys.ts';
 import type { ListOptions, PutOptions, StoreBackend, StoredRecord } from './types.ts';
 
 export class IpcStore implements StoreBackend {
@@ -38,4 +41,31 @@ export class IpcStore implements StoreBackend {
     checkListOptions(options);
     return this.#rpc.call('store.list', collection, options);
   }
+}
+
+/**
+ * The supervisor's end: `store` answers every replica (wrap it in coalesceReads, and
+ * identical reads from different replicas that overlap share one backend read).
+ */
+export function serveStore(store: StoreBackend): RpcHandlers {
+  return {
+    'store.get': (caller, collection, key) => store.get(ownCollection(caller, collection), key),
+    'store.put': (caller, collection, key, value, options) =>
+      store.put(ownCollection(caller, collection), key, value, options),
+    'store.delete': (caller, collection, key, options) => store.delete(ownCollection(caller, collection), key, options),
+    'store.list': (caller, collection, options) => store.list(ownCollection(caller, collection), options),
+  };
+}
+
+/**
+ * A replica reaches only its own service's collections: the data of another is reached by
+ * calls or events. Its ServiceContext never names another's; this holds even for a message
+ * written by hand on the channel. The supervisor's own channels are not a service's.
+ */
+function ownCollection(caller: string, collection: string): string {
+  const service = serviceOfCaller(caller);
+  if (service === undefined || (typeof collection === 'string' && collection.startsWith(`${service}/`))) {
+    return collection;
+  }
+  throw new CollectionAccessError(`${service} may not reach the collection ${String(collection)}`);
 }

@@ -20,6 +20,11 @@ import { DecisionLog } from '../autoscale/decision-log.ts';
 import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { IpcHub } from '../ipc/hub.ts';
 import { MemoryLock } from '../lock/memory.ts';
+import { serveLock } from '../lock/ipc.ts';
+import { serveTasks } from '../queue/ipc.ts';
+import { serveRateCounters } from '../ratelimit/ipc.ts';
+import { MemoryRateCounters } from '../ratelimit/memory.ts';
+import { serveStore } from '../store/ipc.ts';
 import { storeOf } from '../runtime/ports.ts';
 import { PostgresStore } from '../store/postgres.ts';
 import { natsOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
@@ -152,7 +157,15 @@ export class Supervisor {
           }
         : {}),
     });
-    this.#hub = new IpcHub({ store: this.#store, lock: new MemoryLock(), tasks: this.#tasks, log });
+    this.#hub = new IpcHub({
+      serves: [
+        serveStore(this.#store),
+        serveLock(new MemoryLock()),
+        serveTasks(this.#tasks),
+        serveRateCounters(new MemoryRateCounters()),
+      ],
+      log,
+    });
     if (this.#options.gateway) {
       this.#gateway = new GatewayProcess({
         appModule,

@@ -18,6 +18,8 @@ import { channelOfChild } from '../../src/ipc/channel.ts';
 import { IpcHub } from '../../src/ipc/hub.ts';
 import { isIpcMessage } from '../../src/ipc/messages.ts';
 import { MemoryLock } from '../../src/lock/memory.ts';
+import { serveLock } from '../../src/lock/ipc.ts';
+import { serveStore } from '../../src/store/ipc.ts';
 import { coalesceReads } from '../../src/store/coalesce.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { ownExecArgv } from '../../src/runtime/typescript.ts';
@@ -65,7 +67,7 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 3000): Prom
 }
 
 describe('replicas of one service around one hub', { timeout: 60_000 }, () => {
-  const hub = new IpcHub({ store: coalesceReads(new MemoryStore()), lock: new MemoryLock() });
+  const hub = new IpcHub({ serves: [serveStore(coalesceReads(new MemoryStore())), serveLock(new MemoryLock())] });
   const replicas: Replica[] = [];
   let dir = '';
 
