@@ -3,7 +3,7 @@
 // told apart by its number. A connection that fails before it opened rejects its calls with
 // the socket's own error (ENOENT, ECONNREFUSED: nothing reached the replica); one that
 // breaks later, with ECONNRESET (the replica may have run them) — the codes the gateway's
-// retry rule already reads (gateway/upstream-failure.ts).
+// retry rule already reads (upstream/upstream-failure.ts).
 
 import { connect, type Socket } from 'node:net';
 import { encodeFrame, FrameReader, type AnswerFrame, type CallFrame } from './frames.ts';

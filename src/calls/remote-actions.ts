@@ -5,9 +5,10 @@
 // replica set comes from the supervisor, asked on the first call (`watch-replicas`), then
 // kept current (`replica-up`, `replica-down`).
 //
-// Retries follow the gateway's rule: a call that reached no replica (refused, socket gone) or
-// that a stopping replica did not run goes to another whatever the action; one whose replica
-// died mid-call only when the action is idempotent; never past the deadline.
+// Retries follow the one rule of src/upstream/attempts.ts, as the gateway's: a call that
+// reached no replica (refused, socket gone) or that a stopping replica did not run goes to
+// another whatever the action; one whose replica died mid-call only when the action is
+// idempotent; never past the deadline.
 //
 // When nodes share a NATS, a service with no replica on this node (none started yet, or none
 // left) is called on another node over NATS (`elsewhere`, nats-caller.ts).
@@ -15,11 +16,12 @@
 import type { Logger } from 'pino';
 import type { ActionDefinition } from '../app/action.ts';
 import { CallTimeoutError, ShuttingDownError, UpstreamUnavailableError } from '../errors.ts';
-import { pickReplica } from '../gateway/pick.ts';
-import { UpstreamPools } from '../gateway/pools.ts';
-import { blamesReplica, reachedNothing, upstreamFailureOf } from '../gateway/upstream-failure.ts';
+import { pickReplica } from '../upstream/pick.ts';
+import { UpstreamPools } from '../upstream/pools.ts';
+import { tryAgain } from '../upstream/attempts.ts';
+import { watchReplicas } from '../upstream/membership.ts';
+import { blamesReplica, upstreamFailureOf, type UpstreamFailure } from '../upstream/upstream-failure.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
-import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { fromWire, type WireError } from '../shared/error-wire.ts';
 import { Replica } from '../upstream/replica.ts';
 import type { RemoteCaller } from './action-caller.ts';
@@ -127,6 +129,7 @@ export class RemoteActions implements RemoteCaller {
       if (pool.dispatcherOf(replica) === undefined || socketPath === undefined) continue;
       const remaining = Math.max(1, meta.deadline - Date.now());
       const lease = replica.begin();
+      let failure: UpstreamFailure | undefined;
       try {
         call.current = this.#connectionOf(replica.id, socketPath).call({
           a: definition.id,
@@ -139,24 +142,22 @@ export class RemoteActions implements RemoteCaller {
         if ('e' in answer) throw fromWire(answer.e as WireError);
         if (!('n' in answer)) return answer.o;
         // The replica is stopping and ran nothing: another may take it, whatever the action.
-        if (!this.#mayRetry(retries, pool.budget)) {
-          throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`);
-        }
+        failure = 'declined';
         lastError = new ShuttingDownError(`${replica.id} is stopping`);
       } catch (error) {
-        if (!isTransportError(error)) throw error;
-        const failure = upstreamFailureOf(error);
+        // The callee's own answer, an error included, is the call's answer.
+        failure = transportFailureOf(error);
+        if (failure === undefined) throw error;
         if (blamesReplica(failure)) replica.recordFailure();
-        const safe = reachedNothing(failure) || (definition.idempotent && failure === 'reset');
-        if (!safe || !this.#mayRetry(retries, pool.budget)) {
-          throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`, {
-            cause: error,
-          });
-        }
         lastError = error;
       } finally {
         call.current = undefined;
         lease.release();
+      }
+      if (!tryAgain({ failure, repeatable: definition.idempotent }, retries, this.#maxRetries, pool.budget)) {
+        throw new UpstreamUnavailableError(`no replica of ${definition.service} could answer ${definition.id}`, {
+          cause: lastError,
+        });
       }
       retries += 1;
     }
@@ -180,33 +181,24 @@ export class RemoteActions implements RemoteCaller {
     return (this.#replicas.get(service)?.size ?? 0) > 0;
   }
 
-  #mayRetry(retries: number, budget: { tryWithdraw(): boolean }): boolean {
-    return retries < (this.#options.maxRetries ?? 2) && budget.tryWithdraw();
+  get #maxRetries(): number {
+    return this.#options.maxRetries ?? 2;
   }
 
   /** Asks the supervisor for the replica set and follows its changes; resolves with the first set. */
   #watch(): Promise<void> {
-    const { channel } = this.#options;
-    return new Promise((resolve) => {
-      this.#stopListening = channel.onMessage((message) => {
-        if (!isIpcMessage(message)) return;
-        switch (message.type) {
-          case 'replicas':
-            for (const { service, id, address } of message.replicas) this.#up(service, id, address);
-            return resolve();
-          case 'replica-up':
-            return this.#up(message.service, message.id, message.address);
-          case 'replica-down':
-            this.#replicas.get(message.service)?.delete(message.id);
-            // Out of every pick already; the calls on its way there still get their answers.
-            this.#connections.get(message.id)?.closeWhenIdle();
-            this.#connections.delete(message.id);
-            return void this.#pools.remove(message.service, message.id);
-          default:
-        }
-      });
-      channel.send({ cleave: PROTOCOL_VERSION, type: 'watch-replicas' });
+    const watch = watchReplicas(this.#options.channel, {
+      up: ({ service, id, address }) => this.#up(service, id, address),
+      down: (service, id) => {
+        this.#replicas.get(service)?.delete(id);
+        // Out of every pick already; the calls on its way there still get their answers.
+        this.#connections.get(id)?.closeWhenIdle();
+        this.#connections.delete(id);
+        void this.#pools.remove(service, id);
+      },
     });
+    this.#stopListening = watch.stop;
+    return watch.known;
   }
 
   #connectionOf(id: string, socketPath: string): CallConnection {
@@ -249,7 +241,9 @@ export class RemoteActions implements RemoteCaller {
   }
 }
 
-/** A failure of the hop itself (undici's or the socket's), not an answer from the callee. */
-function isTransportError(error: unknown): boolean {
-  return upstreamFailureOf(error) !== 'other' || (error as { name?: string } | null)?.name === 'AbortError';
+/** The failure of the hop itself (undici's or the socket's), or undefined for an answer from the callee. */
+function transportFailureOf(error: unknown): UpstreamFailure | undefined {
+  const failure = upstreamFailureOf(error);
+  if (failure !== 'other' || (error as { name?: string } | null)?.name === 'AbortError') return failure;
+  return undefined;
 }

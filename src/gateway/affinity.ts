@@ -5,17 +5,19 @@
 import type { IncomingMessage } from 'node:http';
 import { parse, serialize } from 'cookie';
 import { clientIp } from '../http/client-ip.ts';
+import type { Candidates } from '../balancer/index.ts';
+import type { ServicePool } from '../upstream/pools.ts';
 import type { TrustedProxies } from './forwarded.ts';
-import type { ServicePool } from './pools.ts';
 
-/** The key a sticky pool's balancer picks by, for this request. */
-export function affinityKey(
-  kind: 'address' | 'cookie',
-  req: IncomingMessage,
-  cookieName: string | undefined,
-  trusted: TrustedProxies,
-): string | undefined {
-  return kind === 'address' ? clientIp(req, trusted) : cookieOf(req, cookieName);
+/**
+ * This request's candidates in `pool`, best first. The key (client address or affinity
+ * cookie) is worked out only when the pool's balancer uses one: nothing is computed or
+ * allocated for the others, on the gateway's hot path.
+ */
+export function candidatesFor(pool: ServicePool, req: IncomingMessage, trusted: TrustedProxies): Candidates {
+  const kind = pool.balancer.keyed;
+  if (kind === undefined) return pool.candidates();
+  return pool.candidates(kind === 'address' ? clientIp(req, trusted) : cookieOf(req, pool.affinityCookie));
 }
 
 /** `Set-Cookie` to add to the answer from `replicaId`, or undefined when the request already had it. */

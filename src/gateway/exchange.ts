@@ -18,14 +18,15 @@ import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
-import { affinitySetCookie } from './affinity.ts';
+import { affinitySetCookie, candidatesFor } from './affinity.ts';
 import type { ResponseCache, ResponseTap } from '../cache/response-cache.ts';
 import { INVALIDATE_HEADER, targetsOfHeader } from '../cache/invalidation.ts';
 import type { TrustedProxies } from './forwarded.ts';
-import { pickReplica } from './pick.ts';
-import type { ServicePool } from './pools.ts';
-import { blamesReplica, isTimeout, upstreamErrorChannel, upstreamFailureOf } from './upstream-failure.ts';
-import type { UpstreamFailure } from './upstream-failure.ts';
+import { tryAgain } from '../upstream/attempts.ts';
+import { pickReplica } from '../upstream/pick.ts';
+import type { ServicePool } from '../upstream/pools.ts';
+import { blamesReplica, isTimeout, upstreamErrorChannel, upstreamFailureOf } from '../upstream/upstream-failure.ts';
+import type { UpstreamFailure } from '../upstream/upstream-failure.ts';
 
 export interface ExchangeSettings {
   log: Logger;
@@ -88,7 +89,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
     this.#pool = pool;
     this.service = pool.service;
-    this.#candidates = pool.candidates(this.#req, this.#settings.trustedProxies);
+    this.#candidates = candidatesFor(pool, this.#req, this.#settings.trustedProxies);
     pool.budget.deposit();
     this.#options = {
       method: this.#req.method as Dispatcher.HttpMethod,
@@ -229,16 +230,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #mayRetry(failure: UpstreamFailure): boolean {
-    if (this.retries >= this.#settings.maxRetries) return false;
-    if (this.#requestSent) {
-      // It reached the replica: repeat only what is safe to repeat and can be sent again.
-      if (failure !== 'reset' || this.#options?.body !== null || !IDEMPOTENT.has(this.#req.method ?? '')) return false;
-    } else if (failure === 'other') {
-      // Refused before sending for a reason another replica would share (a header undici refuses).
-      return false;
-    }
-    // Nothing was written, or it is safe to repeat: the budget decides.
-    return (this.#pool as ServicePool).budget.tryWithdraw();
+    const attempt = {
+      failure,
+      // Whether undici wrote the request, not just what the error says: a reset can come before.
+      reached: this.#requestSent,
+      repeatable: this.#options?.body === null && IDEMPOTENT.has(this.#req.method ?? ''),
+    };
+    return tryAgain(attempt, this.retries, this.#settings.maxRetries, (this.#pool as ServicePool).budget);
   }
 
   #fail(cause: unknown): void {

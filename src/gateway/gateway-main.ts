@@ -22,6 +22,7 @@ import { RateLimiter } from '../http/rate-limit.ts';
 import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcRateCounters } from '../ratelimit/ipc.ts';
 import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
+import { watchReplicas } from '../upstream/membership.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 
@@ -71,30 +72,17 @@ if (cache) {
   }, 1000).unref();
 }
 
-const known = new Promise<void>((resolve) => {
-  channel.onMessage((message) => {
-    if (!isIpcMessage(message)) return;
-    switch (message.type) {
-      case 'replicas':
-        for (const { service, id, address } of message.replicas) gateway.ready(service, { id, socketPath: address });
-        return resolve();
-      case 'replica-up':
-        return gateway.ready(message.service, { id: message.id, socketPath: message.address });
-      case 'replica-down':
-        return gateway.gone(message.service, message.id);
-      case 'replica-drain': {
-        const { id } = message;
-        void gateway
-          .drain(message.service, id)
-          .finally(() => channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-drained', id }));
-        return;
-      }
-      default:
-    }
-  });
+channel.onMessage((message) => {
+  if (!isIpcMessage(message) || message.type !== 'replica-drain') return;
+  const { id } = message;
+  void gateway
+    .drain(message.service, id)
+    .finally(() => channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-drained', id }));
 });
-// Asked only now that the listener above is in place: a message arriving earlier would be lost.
-channel.send({ cleave: PROTOCOL_VERSION, type: 'watch-replicas' });
+const { known } = watchReplicas(channel, {
+  up: ({ service, id, address }) => gateway.ready(service, { id, socketPath: address }),
+  down: (service, id) => gateway.gone(service, id),
+});
 
 const grace = config.CLEAVE_STOP_GRACE_MS;
 let listeningPort: number | undefined;

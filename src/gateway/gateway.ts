@@ -13,7 +13,7 @@ import { HttpServer } from '../http/server.ts';
 import type { TlsSettings } from '../http/tls.ts';
 import { Replica, type ReplicaHealthMessage } from '../upstream/replica.ts';
 import { TrustedProxies } from './forwarded.ts';
-import { UpstreamPools } from './pools.ts';
+import { UpstreamPools } from '../upstream/pools.ts';
 import { createProxy, type ProxyOptions } from './proxy.ts';
 import { responseCacheOf, type ResponseCache } from '../cache/response-cache.ts';
 import { UpgradeProxy } from './upgrade.ts';

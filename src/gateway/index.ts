@@ -1,10 +1,7 @@
-// The gateway folder's public face: the proxy pipeline, the upgrade proxy, the pools they send
-// to, and the errors a client may see from them.
+// The gateway folder's public face: the proxy pipeline, the upgrade proxy, and the errors a
+// client may see from them. The pools they send to are src/upstream's.
 
 export { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 export { TrustedProxies } from './forwarded.ts';
-export { ServicePool, UpstreamPools, type UpstreamPoolsOptions } from './pools.ts';
 export { createProxy, type ProxyOptions } from './proxy.ts';
-export type { RetryBudgetOptions } from './retry-budget.ts';
 export { UpgradeProxy, type UpgradeProxyOptions } from './upgrade.ts';
-export type { UpstreamErrorMessage, UpstreamFailure } from './upstream-failure.ts';

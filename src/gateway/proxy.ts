@@ -16,7 +16,7 @@ import type { Router } from '../http/router.ts';
 import { UpstreamUnavailableError } from './errors.ts';
 import { ProxyExchange, type ExchangeSettings } from './exchange.ts';
 import type { TrustedProxies } from './forwarded.ts';
-import type { UpstreamPools } from './pools.ts';
+import type { UpstreamPools } from '../upstream/pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
 import { logAccess } from '../observability/access-log.ts';
 import type { CachedResponse, ResponseCache } from '../cache/response-cache.ts';

@@ -19,12 +19,13 @@ import type { Router } from '../http/router.ts';
 import type { ReplicaAddress } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
-import { affinitySetCookie } from './affinity.ts';
-import { pickReplica } from './pick.ts';
-import type { ServicePool, UpstreamPools } from './pools.ts';
+import { affinitySetCookie, candidatesFor } from './affinity.ts';
+import { pickReplica } from '../upstream/pick.ts';
+import type { ServicePool, UpstreamPools } from '../upstream/pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
 import { openTunnel, relayRefusal, type Tunnel } from './tunnel.ts';
-import { blamesReplica, reachedNothing, upstreamFailureOf, type UpstreamFailure } from './upstream-failure.ts';
+import { tryAgain } from '../upstream/attempts.ts';
+import { blamesReplica, upstreamFailureOf, type UpstreamFailure } from '../upstream/upstream-failure.ts';
 
 export interface UpgradeProxyOptions {
   router: Router;
@@ -89,7 +90,7 @@ export class UpgradeProxy {
       client,
       head,
       pool,
-      candidates: pool.candidates(req, trustedProxies),
+      candidates: candidatesFor(pool, req, trustedProxies),
       path: target.path,
       target: target.search === '' ? target.path : `${target.path}?${target.search}`,
       headers: upstreamRequestHeaders(req, { requestId, trustedProxies, upgrade: true }),
@@ -186,9 +187,7 @@ export class UpgradeProxy {
 
   /** An upgrade is a GET without a body: safe to repeat when the replica failed before answering. */
   #mayRetry(upgrade: Upgrade, failure: UpstreamFailure): boolean {
-    if (upgrade.retries >= (this.#options.maxRetries ?? 2)) return false;
-    if (!reachedNothing(failure) && failure !== 'reset') return false;
-    return upgrade.pool.budget.tryWithdraw();
+    return tryAgain({ failure, repeatable: true }, upgrade.retries, this.#options.maxRetries ?? 2, upgrade.pool.budget);
   }
 
   #refuse(upgrade: Upgrade, error: CleaveError): void {

@@ -94,8 +94,10 @@ describe('WorkerTaskQueue', () => {
 
   // The point of tasks: CPU-bound work must not stall timers, sockets or requests.
   test('the event loop keeps ticking while CPU-heavy tasks run', async () => {
-    const gap = await longestTimerGap(() => Promise.all([1, 2, 3, 4].map(() => queue.run('calc.slow', 200))));
-    assert.ok(gap < 100, `event loop stalled for ${gap.toFixed(1)} ms`);
+    // A task run on this thread would stall it for its whole 400 ms; the bound leaves room for
+    // a 2-core machine whose two cores the task threads (and a test file beside) keep busy.
+    const gap = await longestTimerGap(() => Promise.all([1, 2, 3, 4].map(() => queue.run('calc.slow', 400))));
+    assert.ok(gap < 250, `event loop stalled for ${gap.toFixed(1)} ms`);
   });
 
   test('tasks run in parallel, never on more than maxThreads threads', async () => {

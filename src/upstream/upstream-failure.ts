@@ -16,6 +16,8 @@ export type UpstreamFailure =
   | 'headers-timeout'
   /** The response body stalled past the body timeout. */
   | 'body-timeout'
+  /** The replica answered that it is stopping and ran nothing (a call's `n` frame). */
+  | 'declined'
   /** Anything else: a malformed response, a header undici refuses. */
   | 'other';
 
@@ -47,9 +49,9 @@ export function blamesReplica(failure: UpstreamFailure): boolean {
   return failure === 'refused' || failure === 'connect-timeout' || failure === 'reset';
 }
 
-/** Failures where no byte of the request left the gateway: any method may go elsewhere. */
+/** Failures where the request did not run on the replica: any method may go elsewhere. */
 export function reachedNothing(failure: UpstreamFailure): boolean {
-  return failure === 'refused' || failure === 'connect-timeout' || failure === 'removed';
+  return failure === 'refused' || failure === 'connect-timeout' || failure === 'removed' || failure === 'declined';
 }
 
 export function isTimeout(failure: UpstreamFailure): boolean {

@@ -3,7 +3,7 @@
 // decision is the caller's).
 
 import type { Candidates } from '../balancer/index.ts';
-import type { Replica } from '../upstream/replica.ts';
+import type { Replica } from './replica.ts';
 
 /**
  * The next available candidate. When none is, the first one that is only unhealthy — not

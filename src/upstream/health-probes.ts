@@ -7,7 +7,7 @@
 
 import type { Dispatcher } from 'undici';
 import { HEALTH_PATH } from '../http/health-endpoint.ts';
-import type { Replica } from '../upstream/replica.ts';
+import type { Replica } from './replica.ts';
 
 export interface HealthProbeOptions {
   /** Time between the end of one probe and the start of the next. @default 1000 */

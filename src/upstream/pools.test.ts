@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LeastInFlight, RoundRobin } from '../balancer/index.ts';
-import { Replica } from '../upstream/replica.ts';
+import { Replica } from './replica.ts';
 import { UpstreamPools } from './pools.ts';
 
 describe('UpstreamPools', () => {

@@ -1,14 +1,12 @@
-// Per service, the replicas the gateway may send to and one keep-alive undici Pool per replica.
+// Per service, the replicas the gateway (and a replica's ctx.call) may send to and one
+// keep-alive undici Pool per replica.
 // The replica array is replaced on every change, never mutated: a balancer pick keeps the array
 // it was given (src/balancer/types.ts), and changes are rare next to picks.
 
-import type { IncomingMessage } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import { loadOnUse } from '../shared/load-on-use.ts';
 import { balancerFor, type Balancer, type BalancerName, type Candidates } from '../balancer/index.ts';
-import type { Replica, ReplicaAddress } from '../upstream/replica.ts';
-import { affinityKey } from './affinity.ts';
-import type { TrustedProxies } from './forwarded.ts';
+import type { Replica, ReplicaAddress } from './replica.ts';
 import { HealthProbes, type HealthProbeOptions } from './health-probes.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 
@@ -53,16 +51,11 @@ export class ServicePool {
   }
 
   /**
-   * One request's candidates, best first; the caller skips what isn't available. The key
-   * (client address or affinity cookie) is worked out only when the pool's balancer uses one:
-   * nothing is computed or allocated for the others, on the gateway's hot path.
+   * One request's candidates, best first; the caller skips what isn't available. `key` is
+   * what a sticky balancer picks by (`balancer.keyed` says which: the gateway's affinity.ts
+   * works it out from the request); the others ignore it.
    */
-  candidates(req?: IncomingMessage, trusted?: TrustedProxies): Candidates {
-    const kind = this.balancer.keyed;
-    if (kind === undefined || req === undefined || trusted === undefined) {
-      return this.balancer.candidates(this.#replicas);
-    }
-    const key = affinityKey(kind, req, this.affinityCookie, trusted);
+  candidates(key?: string): Candidates {
     return this.balancer.candidates(this.#replicas, key === undefined ? undefined : { key });
   }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'undici';
 import { HEALTH_PATH } from '../http/health-endpoint.ts';
-import { Replica } from '../upstream/replica.ts';
+import { Replica } from './replica.ts';
 import { HealthProbes } from './health-probes.ts';
 
 type Mode = 'ok' | 'stall' | 'draining';
