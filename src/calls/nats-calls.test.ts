@@ -114,7 +114,9 @@ describe('calls between nodes over NATS', { timeout: 30_000 }, () => {
     const a = await node(['front']);
     const b1 = await node(['users']);
     const b2 = await node(['users']);
-    const slow = Array.from({ length: 6 }, () => send(a, '/slow/150'));
+    // Long enough to be running when b1 stops; a deadline far past it (a loaded machine's
+    // stop must not turn the test into a race with the clock).
+    const slow = Array.from({ length: 6 }, () => send(a, '/slow-patient/300'));
     await until(
       () => (b1.logs.some((entry) => entry.msg === 'slow action started') ? true : undefined),
       3000,

@@ -14,6 +14,9 @@ commands:
                     --tls        HTTPS, with a self-signed certificate for localhost
   start <app-dir>   run the app split: a supervisor, a gateway process on PORT
                     and a pool of processes per service (--port, --tls as for dev)
+                    --only <a,b>     run only these services here (and the gateway);
+                                     the rest on nodes sharing CLEAVE_NATS_URL
+                    --gateway-only   run only the gateway here
   status            every pool of the running split app: replicas now / desired /
                     min / max, load, recent scaling decisions
                     --port <n>   the app serving n (default: $PORT or 3000)
@@ -21,7 +24,8 @@ commands:
   help              show this text
   version           print cleave's version
 
-environment: PORT, HOST, LOG_LEVEL, CLEAVE_ACCESS_LOG, CLEAVE_STORE (memory|file|postgres://…), CLEAVE_REDIS_URL, CLEAVE_DATA_DIR,
+environment: PORT, HOST, LOG_LEVEL, CLEAVE_ACCESS_LOG, CLEAVE_STORE (memory|file|postgres://…), CLEAVE_REDIS_URL,
+             CLEAVE_NATS_URL, CLEAVE_ONLY, CLEAVE_GATEWAY_ONLY, CLEAVE_DATA_DIR,
              CLEAVE_SECRET, CLEAVE_TASK_THREADS, CLEAVE_STOP_GRACE_MS, CLEAVE_TRUSTED_PROXIES,
              CLEAVE_HEALTH_INTERVAL_MS, CLEAVE_HEALTH_TIMEOUT_MS, CLEAVE_UNHEALTHY_RESTART_MS,
              CLEAVE_TLS_CERT, CLEAVE_TLS_KEY, CLEAVE_HSTS, CLEAVE_HTTP_REDIRECT_PORT, CLEAVE_RATE_LIMIT…
@@ -64,12 +68,16 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** `<app-dir> [--port n] [--tls]`, the arguments dev and start share. */
+/** `<app-dir> [--port n] [--tls]`, the arguments dev and start share; start's `--only`, `--gateway-only`. */
 function appArgs(command: string, args: string[]): { appDir: string; port?: number } {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { port: { type: 'string' }, tls: { type: 'boolean', default: false } },
+    options: {
+      port: { type: 'string' },
+      tls: { type: 'boolean', default: false },
+      ...(command === 'start' ? { only: { type: 'string' }, 'gateway-only': { type: 'boolean', default: false } } : {}),
+    },
   });
   const appDir = positionals[0];
   if (!appDir || positionals.length > 1) {
@@ -77,6 +85,8 @@ function appArgs(command: string, args: string[]): { appDir: string; port?: numb
   }
   // An environment variable, so the gateway process that the supervisor forks sees it too.
   if (values.tls) process.env.CLEAVE_TLS = 'on';
+  if (typeof values.only === 'string') process.env.CLEAVE_ONLY = values.only;
+  if (values['gateway-only'] === true) process.env.CLEAVE_GATEWAY_ONLY = 'on';
   return { appDir, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) };
 }
 

@@ -42,14 +42,14 @@ export async function start(options: StartOptions): Promise<void> {
   }
   const port = address?.port ?? config.PORT;
   const scheme = tls ? 'https' : 'http';
-  printPlan(app, `${scheme}://localhost:${port}`);
+  printPlan(app, supervisor.services, `${scheme}://localhost:${port}`);
   const host = address?.host === '::' || address?.host === undefined ? 'localhost' : address.host;
   log.info({ app: app.name, mode: 'split', port }, `listening on ${scheme}://${host}:${port}`);
 }
 
 /** What runs where, for the person who typed the command (stderr keeps stdout pure JSON). */
-function printPlan(app: App, url: string): void {
-  const lines = app.services.map((service) => {
+function printPlan(app: App, here: App['services'], url: string): void {
+  const lines = here.map((service) => {
     const routes = [
       ...service.routes.map((route) => `${route.method} ${route.path}`),
       ...service.statics.map((folder) => `static ${folder.prefix}`),
@@ -58,8 +58,8 @@ function printPlan(app: App, url: string): void {
     const replicas = service.scale.min === 1 ? '1 replica' : `${service.scale.min} replicas`;
     return `  ${service.name.padEnd(12)} ${replicas.padEnd(11)} ${routes.join(', ') || '(no routes)'}`;
   });
-  process.stderr.write(
-    `cleave: ${app.name} split into ${app.services.length} pools and a gateway\n${lines.join('\n')}\n`,
-  );
+  const elsewhere = app.services.filter((service) => !here.includes(service)).map((service) => service.name);
+  if (elsewhere.length > 0) lines.push(`  on other nodes: ${elsewhere.join(', ')}`);
+  process.stderr.write(`cleave: ${app.name} split into ${here.length} pools and a gateway\n${lines.join('\n')}\n`);
   process.stderr.write(`cleave: ${url}\n`);
 }

@@ -133,6 +133,17 @@ export const env = {
     });
   },
 
+  /** Comma-separated names (`posts,chat`), or undefined when unset; each a plain word. */
+  optionalNames() {
+    return schema<string[] | undefined>((raw) => {
+      if (raw === undefined || raw.trim() === '') return { value: undefined };
+      const names = raw.split(',').map((name) => name.trim());
+      const bad = names.find((name) => !/^[A-Za-z0-9_-]+$/.test(name));
+      if (bad !== undefined) return { problem: `must be comma-separated names, got "${bad}"` };
+      return { value: [...new Set(names)] };
+    });
+  },
+
   url(options: Common<string> = {}) {
     return schema(
       withDefault<string>(options, (raw) =>

@@ -64,6 +64,13 @@ export const runtimeConfigSpec = {
   CLEAVE_HEALTH_TIMEOUT_MS: env.int({ default: 1000, min: 10, max: 600_000 }),
   /** Split mode: a replica unhealthy this long is killed and restarted; 0 never restarts one. */
   CLEAVE_UNHEALTHY_RESTART_MS: env.int({ default: 10_000, min: 0, max: 3_600_000 }),
+  /**
+   * Split across nodes: the services this node runs (their pools and task workers; what
+   * `--only` sets). The others run on nodes that share CLEAVE_NATS_URL. Unset: every one.
+   */
+  CLEAVE_ONLY: env.optionalNames(),
+  /** Split across nodes: this node runs the gateway and no service (what `--gateway-only` sets). */
+  CLEAVE_GATEWAY_ONLY: env.bool({ default: false }),
   /** Split mode: pools grow and shrink with their load; off keeps each at its min. */
   CLEAVE_AUTOSCALE: env.bool({ default: true }),
   /** Split mode: most replicas all pools together may run; 0 = the sum of the mins plus one per core. */

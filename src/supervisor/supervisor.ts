@@ -37,6 +37,7 @@ import type { NatsConnection } from '../nats/connection.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { ReplicaDirectory } from './replica-directory.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
+import { servicesOfThisNode } from './node-services.ts';
 import { makeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
 import { type AppStatus, poolStatus } from './status.ts';
 import { TaskBroker } from './task-broker.ts';
@@ -59,6 +60,8 @@ const TASK_TARGETS = { inFlight: 1, eventLoop: 1 };
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
+  /** What runs on this node: every service, unless `--only` or `--gateway-only` says otherwise. */
+  readonly #services: App['services'];
   #store: StoreBackend | undefined;
   #hub: IpcHub | undefined;
   #pools: ServicePool[] = [];
@@ -84,11 +87,15 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.#options = options;
     const { app, config } = options;
-    const floor = app.services.reduce((sum, service) => sum + service.scale.min + (service.tasks.size > 0 ? 1 : 0), 0);
+    this.#services = servicesOfThisNode(app, config);
+    const floor = this.#services.reduce(
+      (sum, service) => sum + service.scale.min + (service.tasks.size > 0 ? 1 : 0),
+      0,
+    );
     // Room for one process per core above the pools' floors, unless told otherwise; never
     // less than the floors themselves.
     const budget = config.CLEAVE_REPLICA_BUDGET || app.replicaBudget || floor + availableParallelism();
-    const taskPools = app.services.filter((service) => service.tasks.size > 0).length;
+    const taskPools = this.#services.filter((service) => service.tasks.size > 0).length;
     // CPU-bound workers on every core take it from the processes answering requests: one
     // core stays theirs. Never fewer than one worker per task pool.
     const taskWorkers = Math.max(config.CLEAVE_TASK_WORKERS || availableParallelism() - 1, taskPools, 1);
@@ -98,6 +105,11 @@ export class Supervisor {
       ...(config.CLEAVE_SCALE_DOWN_AFTER_MS === undefined ? {} : { downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS }),
     });
     this.#decisions = new DecisionLog(options.log);
+  }
+
+  /** The services this node runs. */
+  get services(): App['services'] {
+    return this.#services;
   }
 
   get pools(): readonly ServicePool[] {
@@ -139,6 +151,7 @@ export class Supervisor {
     const env = { CLEAVE_SECRET: secret, [SOCKET_DIR_ENV]: this.#socketDir };
     this.#tasks = new TaskBroker({
       app,
+      services: this.#services.map((service) => service.name),
       appModule,
       log,
       maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
@@ -177,7 +190,7 @@ export class Supervisor {
       });
     }
     const registry = bothOf(this.#gateway, bothOf(this.#directory, this.#options.registry));
-    for (const service of app.services) {
+    for (const service of this.#services) {
       this.#pools.push(
         new ServicePool({
           service: service.name,

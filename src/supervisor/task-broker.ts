@@ -20,6 +20,11 @@ import { TaskPool } from './task-pool.ts';
 
 export interface TaskBrokerOptions {
   app: App;
+  /**
+   * The services whose tasks this node's workers run. @default every one. With a shared
+   * queue (NATS), a task of another service waits there for the node that runs it.
+   */
+  services?: readonly string[];
   appModule: string;
   log: Logger;
   /** Per service. */
@@ -55,8 +60,9 @@ export class TaskBroker implements TaskQueue {
         ackWaitMs: nats.ackWaitMs,
         maxDeliveries: nats.maxDeliveries,
       });
+    const here = new Set(options.services ?? options.app.services.map((service) => service.name));
     this.pools = options.app.services
-      .filter((service) => service.tasks.size > 0)
+      .filter((service) => service.tasks.size > 0 && here.has(service.name))
       .map(
         (service) =>
           new TaskPool({

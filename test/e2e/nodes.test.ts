@@ -111,10 +111,13 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
   let natsForB: CutProxy;
   const relays: CutProxy[] = [];
 
-  /** A node's `cleave start`, on its host; a host's every port is free, 3101 is A's, 3102 B's. */
+  /**
+   * A node's `cleave start`, on its host; a host's every port is free, 3101 is A's, 3102 B's.
+   * A runs every service; B all but the static pages (`--only`), which are A's alone.
+   */
   const startNode = (node: 'a' | 'b', extra: Record<string, string> = {}) =>
     startCleave(
-      ['start', 'examples/forum'],
+      ['start', 'examples/forum', ...(node === 'b' ? ['--only', 'auth,posts,chat'] : [])],
       { ...env, ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}), ...extra },
       30_000,
       hostOf[node],
@@ -286,10 +289,15 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
         self: entry.self,
         address: addressOf(entry.address),
         posts: entry.pools.find((pool) => pool.service === 'posts' && pool.kind === 'requests')?.ready,
+        services: entry.pools
+          .filter((pool) => pool.kind === 'requests')
+          .map((pool) => pool.service)
+          .sort(),
       }));
+    const runs = (node: CleaveProcess) => (node === b ? ['auth', 'chat', 'posts'] : ['auth', 'chat', 'posts', 'web']);
     const expected = (self: CleaveProcess, other: CleaveProcess) => [
-      { self: true, address: addressOf(self.url.slice('http://'.length)), posts: 2 },
-      { self: false, address: addressOf(other.url.slice('http://'.length)), posts: 2 },
+      { self: true, address: addressOf(self.url.slice('http://'.length)), posts: 2, services: runs(self) },
+      { self: false, address: addressOf(other.url.slice('http://'.length)), posts: 2, services: runs(other) },
     ];
     await until(
       async () => (JSON.stringify(await listed(a)) === JSON.stringify(expected(a, b)) ? true : undefined),
@@ -298,6 +306,14 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
       200,
     );
     assert.deepEqual(await listed(b, statusOf), expected(b, a), 'as `cleave status --json` prints it');
+    // Until gateways route across nodes (issue 14), B's answers a route of a service it does
+    // not run as one with no replica: 502 JSON with a request id, never a hang.
+    const page = await fetch(`${b.url}/`);
+    assert.equal(page.status, 502);
+    const body = (await page.json()) as { error: { code: string; requestId: string } };
+    assert.equal(body.error.code, 'CLEAVE_UPSTREAM_UNAVAILABLE');
+    assert.equal(body.error.requestId, page.headers.get('x-request-id'));
+    assert.equal((await fetch(`${a.url}/`)).status, 200);
   });
 
   it("hashes a sign-up storm sent only to A on B's task workers too", async () => {
@@ -400,6 +416,29 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
     const written = await send(a.url, '/api/posts', { method: 'POST', body: { text: 'after the restart' }, cookie });
     assert.equal(written.status, 201);
     assert.equal((await send(b.url, `/api/posts/${written.body.id}`, { cookie })).body.text, 'after the restart');
+  });
+});
+
+describe('cleave start --only', { timeout: 60_000 }, () => {
+  it('refuses a service the app does not have, in one line naming the ones it has', async () => {
+    const { code, stderr } = await runToExit(['start', 'examples/forum', '--only', 'posts,billing'], {
+      PORT: '0',
+      CLEAVE_NATS_URL: NATS_URL,
+    });
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /^cleave: CLEAVE_CONFIG_INVALID CLEAVE_ONLY: billing is not a service of forum \(its services: web, auth, posts, chat\)\n$/,
+    );
+  });
+
+  it('refuses to run part of the app without the NATS the other nodes share', async () => {
+    const { code, stderr } = await runToExit(['start', 'examples/forum', '--gateway-only'], { PORT: '0' });
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /^cleave: CLEAVE_CONFIG_INVALID CLEAVE_GATEWAY_ONLY: runs part of forum on this node: set CLEAVE_NATS_URL/,
+    );
   });
 });
 
