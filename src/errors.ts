@@ -319,6 +319,13 @@ export class UsageError extends CleaveError {
   readonly source = 'client';
 }
 
+/** `cleave export` cannot express the app as asked: two services claim one path, say. */
+export class ExportError extends CleaveError {
+  readonly code = 'CLEAVE_EXPORT_REFUSED';
+  readonly status = 500;
+  readonly source = 'internal';
+}
+
 export class AppDefinitionError extends CleaveError {
   readonly code = 'CLEAVE_APP_INVALID';
   readonly status = 500;

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { CleaveError, UsageError } from '../errors.ts';
 import { dev } from './dev.ts';
+import { exportK8s } from './export.ts';
 import { start } from './start.ts';
 import { status } from './status.ts';
 
@@ -17,6 +18,13 @@ commands:
                     --only <a,b>     run only these services here (and the gateway);
                                      the rest on nodes sharing CLEAVE_NATS_URL
                     --gateway-only   run only the gateway here
+  export k8s <app-dir> --image <ref>
+                    the app's Kubernetes objects as YAML on stdout: a Deployment,
+                    Service, autoscaler, disruption budget and HTTPRoute per service
+                    --out <dir>              one file per object instead
+                    --namespace <ns>         --gateway <name> (the routes' Gateway)
+                    --app-path <path>        the app folder inside the image (default: <app-dir>)
+                    --nats-monitoring <h:p>  NATS monitoring, for task autoscaling
   status            every pool of the running split app: replicas now / desired /
                     min / max, load, recent scaling decisions
                     --port <n>   the app serving n (default: $PORT or 3000)
@@ -40,6 +48,39 @@ async function main(argv: string[]): Promise<void> {
     case 'start':
       await start(appArgs('start', rest));
       return;
+    case 'export': {
+      const [target, ...args] = rest;
+      if (target !== 'k8s')
+        throw new UsageError('cleave export knows one target: cleave export k8s <app-dir> --image <ref>');
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          image: { type: 'string' },
+          out: { type: 'string' },
+          namespace: { type: 'string' },
+          gateway: { type: 'string' },
+          'app-path': { type: 'string' },
+          'nats-monitoring': { type: 'string' },
+        },
+      });
+      const appDir = positionals[0];
+      if (!appDir || positionals.length > 1 || values.image === undefined) {
+        throw new UsageError(
+          'cleave export k8s takes one app folder and an image: cleave export k8s <app-dir> --image <ref>',
+        );
+      }
+      await exportK8s({
+        appDir,
+        image: values.image,
+        ...(values.out === undefined ? {} : { out: values.out }),
+        ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+        ...(values.gateway === undefined ? {} : { gateway: values.gateway }),
+        ...(values['app-path'] === undefined ? {} : { appPath: values['app-path'] }),
+        ...(values['nats-monitoring'] === undefined ? {} : { natsMonitoring: values['nats-monitoring'] }),
+      });
+      return;
+    }
     case 'status': {
       const { values, positionals } = parseArgs({
         args: rest,

@@ -42,20 +42,22 @@ export async function start(options: StartOptions): Promise<void> {
   }
   const port = address?.port ?? config.PORT;
   const scheme = tls ? 'https' : 'http';
-  printPlan(app, supervisor.services, `${scheme}://localhost:${port}`);
+  printPlan(app, supervisor, `${scheme}://localhost:${port}`);
   const host = address?.host === '::' || address?.host === undefined ? 'localhost' : address.host;
   log.info({ app: app.name, mode: 'split', port }, `listening on ${scheme}://${host}:${port}`);
 }
 
 /** What runs where, for the person who typed the command (stderr keeps stdout pure JSON). */
-function printPlan(app: App, here: App['services'], url: string): void {
+function printPlan(app: App, supervisor: Supervisor, url: string): void {
+  const here = supervisor.services;
   const lines = here.map((service) => {
     const routes = [
       ...service.routes.map((route) => `${route.method} ${route.path}`),
       ...service.statics.map((folder) => `static ${folder.prefix}`),
       ...service.sockets.map((socket) => `ws ${socket.path}`),
     ];
-    const replicas = service.scale.min === 1 ? '1 replica' : `${service.scale.min} replicas`;
+    const size = supervisor.pools.find((pool) => pool.service === service.name)?.size ?? 0;
+    const replicas = size === 1 ? '1 replica' : `${size} replicas`;
     return `  ${service.name.padEnd(12)} ${replicas.padEnd(11)} ${routes.join(', ') || '(no routes)'}`;
   });
   const elsewhere = app.services.filter((service) => !here.includes(service)).map((service) => service.name);

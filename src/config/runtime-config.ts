@@ -71,6 +71,12 @@ export const runtimeConfigSpec = {
   CLEAVE_ONLY: env.optionalNames(),
   /** Split across nodes: this node runs the gateway and no service (what `--gateway-only` sets). */
   CLEAVE_GATEWAY_ONLY: env.bool({ default: false }),
+  /**
+   * Split mode: every request pool of this node runs exactly this many replicas, whatever the
+   * app's `scale` says: for a platform that scales the nodes (Kubernetes: a pod per replica,
+   * `cleave export k8s`). Unset: the app's scale.
+   */
+  CLEAVE_POOL_REPLICAS: env.optionalInt({ min: 1, max: 10_000 }),
   /** Split mode: pools grow and shrink with their load; off keeps each at its min. */
   CLEAVE_AUTOSCALE: env.bool({ default: true }),
   /** Split mode: most replicas all pools together may run; 0 = the sum of the mins plus one per core. */

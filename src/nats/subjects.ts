@@ -57,3 +57,8 @@ export function resourceName(app: string, kind: string): string {
   const name = RESOURCE_NAME.test(app) ? app : createHash('sha256').update(app).digest('hex').slice(0, 16);
   return `cleave_${name}_${kind}`;
 }
+
+/** The durable JetStream consumer of a service's tasks, shared by every node's feeder. */
+export function taskConsumerName(service: string): string {
+  return token(service);
+}

@@ -26,7 +26,7 @@ import {
 } from '../errors.ts';
 import { natsClient, type NatsConnection } from '../nats/connection.ts';
 import { isNotFound, isSubjectFull, jetstreamClient, kvClient } from '../nats/jetstream.ts';
-import { deadTaskSubject, resourceName, taskSubject, token } from '../nats/subjects.ts';
+import { deadTaskSubject, resourceName, taskConsumerName, taskSubject } from '../nats/subjects.ts';
 import { fromWire, toWire, type WireError } from '../shared/error-wire.ts';
 import { reasonOf } from '../shared/server-errors.ts';
 import { parseUntrustedJson } from '../shared/untrusted-json.ts';
@@ -126,7 +126,7 @@ export class JetStreamQueue implements TaskQueue {
       });
       for (const service of this.#services()) {
         const consumer = {
-          durable_name: consumerName(service),
+          durable_name: taskConsumerName(service),
           filter_subject: taskSubject(app.name, service),
           ack_policy: AckPolicy.Explicit,
           ack_wait: nanos(ackWaitMs),
@@ -228,7 +228,7 @@ export class JetStreamQueue implements TaskQueue {
 
   /** The durable consumer of `service`'s tasks, shared by every node's feeder. */
   consumer(service: string): Promise<import('@nats-io/jetstream').Consumer> {
-    return this.#jetstream().consumers.get(this.#stream, consumerName(service));
+    return this.#jetstream().consumers.get(this.#stream, taskConsumerName(service));
   }
 
   /** The task a delivery carries. */
@@ -384,10 +384,6 @@ async function ensureStream(
     return;
   }
   await manager.streams.update(config.name, config);
-}
-
-function consumerName(service: string): string {
-  return token(service);
 }
 
 function nanos(ms: number): number {

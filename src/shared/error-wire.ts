@@ -23,6 +23,7 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   CLEAVE_VALIDATION_FAILED: (_w, d) =>
     new errors.ValidationError((d.part as 'body') ?? 'body', (d.fields as FieldError[]) ?? []),
   CLEAVE_USAGE: (w) => new errors.UsageError(w.message),
+  CLEAVE_EXPORT_REFUSED: (w) => new errors.ExportError(w.message),
   CLEAVE_UNAUTHORIZED: (w) => new errors.UnauthorizedError(w.message),
   CLEAVE_ROUTE_NOT_FOUND: (w) => new errors.RouteNotFoundError(w.message),
   CLEAVE_METHOD_NOT_ALLOWED: (_w, d) => new errors.MethodNotAllowedError((d.allow as string[]) ?? []),

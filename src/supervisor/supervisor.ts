@@ -89,7 +89,7 @@ export class Supervisor {
     const { app, config } = options;
     this.#services = servicesOfThisNode(app, config);
     const floor = this.#services.reduce(
-      (sum, service) => sum + service.scale.min + (service.tasks.size > 0 ? 1 : 0),
+      (sum, service) => sum + this.#scaleOf(service).min + (service.tasks.size > 0 ? 1 : 0),
       0,
     );
     // Room for one process per core above the pools' floors, unless told otherwise; never
@@ -194,7 +194,7 @@ export class Supervisor {
       this.#pools.push(
         new ServicePool({
           service: service.name,
-          replicas: service.scale.min,
+          replicas: this.#scaleOf(service).min,
           appModule,
           socketDir: this.#socketDir,
           hub: this.#hub,
@@ -308,12 +308,18 @@ export class Supervisor {
     };
   }
 
+  /** The service's own scale, unless CLEAVE_POOL_REPLICAS pins every pool of this node. */
+  #scaleOf(service: App['services'][number]): ScalePolicy {
+    const pinned = this.#options.config.CLEAVE_POOL_REPLICAS;
+    return pinned === undefined ? service.scale : { ...service.scale, min: pinned, max: pinned };
+  }
+
   /** A request pool's is its service's; a task pool's keeps the floor at one warm worker. */
   #policyOf(key: string): ScalePolicy {
     const [name, kind] = key.split('/');
     const service = this.#options.app.services.find((candidate) => candidate.name === name);
     if (!service) throw new RangeError(`no service ${name}`);
-    if (kind !== 'tasks') return service.scale;
+    if (kind !== 'tasks') return this.#scaleOf(service);
     return { min: 1, max: Infinity, target: TASK_TARGETS, downAfterMs: service.scale.downAfterMs };
   }
 

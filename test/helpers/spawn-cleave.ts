@@ -76,17 +76,18 @@ export function runCleave(args: string[], env: Record<string, string> = {}, wher
   });
 }
 
-/** Runs `cleave` to its end: the exit code and all it wrote on stderr (stdout is drained). */
+/** Runs `cleave` to its end: the exit code and all it wrote on stderr and stdout. */
 export async function runToExit(
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number | null; stderr: string }> {
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = runCleave(args, env);
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout!.resume();
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stderr };
+  return { code, stderr, stdout };
 }
 
 export async function startCleave(
