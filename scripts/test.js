@@ -7,13 +7,12 @@
 // by tsx elsewhere. What they start as a user would (`bin/cleave.js`) runs cleave as
 // built, so dist/ is rebuilt first when src/ has changed since.
 //
-// Two files at a time, in one run: the end-to-end tests (test/), which wait on processes
-// starting and stopping, longest first, then the unit tests (src/), short and mostly waiting
-// on sockets and timers, which fill the gaps the long files leave: one run has no idle tail
-// between a unit phase and an end-to-end phase. The tests that measure how an app behaves
-// under CPU load (ALONE) run one at a time after them, so another test's work can't skew
-// what they measure. Tests that share a server keep apart by name (each its own database,
-// NATS subjects and Redis keys).
+// The unit tests (src/) run two files at a time: they are short and mostly wait on
+// sockets and timers, and this halves their time on two cores. So do the end-to-end tests
+// (test/), which wait on processes starting and stopping, but those that measure how an app
+// behaves under CPU load (ALONE) run one at a time after them, so another test's work can't
+// skew what they measure. Tests that share a server keep apart by name (each its own
+// database, NATS subjects and Redis keys).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,14 +82,8 @@ const status =
   only.length > 0
     ? run(only, 1)
     : Math.max(
-        run(
-          [
-            ...LONGEST_FIRST,
-            ...e2e.filter((file) => !ALONE.has(file) && !LONGEST_FIRST.includes(file)),
-            ...find('src').sort(),
-          ],
-          2,
-        ),
+        run(find('src').sort(), 2),
+        run([...LONGEST_FIRST, ...e2e.filter((file) => !ALONE.has(file) && !LONGEST_FIRST.includes(file))], 2),
         run(
           e2e.filter((file) => ALONE.has(file)),
           1,

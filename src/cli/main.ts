@@ -2,6 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { CleaveError, UsageError } from '../errors.ts';
+import { makeClusterCertificates } from '../cluster/certificates.ts';
 import { dev } from './dev.ts';
 import { exportK8s } from './export.ts';
 import { start } from './start.ts';
@@ -25,6 +26,10 @@ commands:
                     --namespace <ns>         --gateway <name> (the routes' Gateway)
                     --app-path <path>        the app folder inside the image (default: <app-dir>)
                     --nats-monitoring <h:p>  NATS monitoring, for task autoscaling
+  cluster-cert      the cluster's certificate authority (made once) and a node's
+                    certificate signed by it, for mutual TLS between nodes
+                    --out <dir>      where (default: .cleave/cluster)
+                    --node <name>    the node's name, its files' names (default: node)
   status            every pool of the running split app: replicas now / desired /
                     min / max, load, recent scaling decisions
                     --port <n>   the app serving n (default: $PORT or 3000)
@@ -79,6 +84,22 @@ async function main(argv: string[]): Promise<void> {
         ...(values['app-path'] === undefined ? {} : { appPath: values['app-path'] }),
         ...(values['nats-monitoring'] === undefined ? {} : { natsMonitoring: values['nats-monitoring'] }),
       });
+      return;
+    }
+    case 'cluster-cert': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { out: { type: 'string', default: '.cleave/cluster' }, node: { type: 'string', default: 'node' } },
+      });
+      if (positionals.length > 0)
+        throw new UsageError('cleave cluster-cert takes no folder: cleave cluster-cert [--out dir] [--node name]');
+      if (!/^[A-Za-z0-9_-]+$/.test(values.node))
+        throw new UsageError(`--node is letters, digits, - and _, got "${values.node}"`);
+      const files = await makeClusterCertificates(values.out, { node: values.node });
+      console.log(
+        `CA: ${files.ca} (its key beside it: keep it off the nodes)\nnode ${values.node}: ${files.cert}, ${files.key}`,
+      );
       return;
     }
     case 'status': {

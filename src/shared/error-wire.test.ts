@@ -8,6 +8,7 @@ const samples: errors.CleaveError[] = [
   new errors.InvalidJsonError('json'),
   new errors.ValidationError('query', [{ path: 'a.b', message: 'wrong' }]),
   new errors.UsageError('usage'),
+  new errors.ExportError('two services claim one path'),
   new errors.UnauthorizedError(),
   new errors.RouteNotFoundError('none'),
   new errors.MethodNotAllowedError(['GET', 'HEAD']),

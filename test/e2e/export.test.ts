@@ -1,12 +1,9 @@
-// `cleave export k8s` as a user runs it: YAML on stdout that parses back to the objects, one
-// file per object with --out, and one line when the command is incomplete.
+// `cleave export k8s` as a user runs it: YAML on stdout that parses back to the objects, and
+// one line when the command is incomplete (--out: src/cli/export.test.ts).
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { runToExit } from '../helpers/spawn-cleave.ts';
 
 describe('cleave export k8s', { timeout: 60_000 }, () => {
@@ -27,22 +24,6 @@ describe('cleave export k8s', { timeout: 60_000 }, () => {
     assert.equal(objects[0]?.kind, 'ConfigMap');
     assert.match(stdout, /CLEAVE_AUTOSCALE: "off"/);
     assert.match(stdout, /^# .*Secret forum-secrets/m);
-  });
-
-  it('writes one file per object with --out', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'cleave-export-'));
-    try {
-      const { code, stderr } = await runToExit(['export', 'k8s', 'examples/forum', '--image', 'x:1', '--out', out]);
-      assert.equal(code, 0, stderr);
-      const files = (await readdir(out)).sort();
-      assert.ok(files.includes('forum-posts.deployment.yaml'), files.join(' '));
-      assert.ok(files.includes('forum-auth.scaledobject.yaml'), files.join(' '));
-      const route = parse(await readFile(join(out, 'forum-posts.httproute.yaml'), 'utf8')) as { kind: string };
-      assert.equal(route.kind, 'HTTPRoute');
-      assert.match(stderr, /^cleave: \d+ objects written to /);
-    } finally {
-      await rm(out, { recursive: true, force: true });
-    }
   });
 
   it('says in one line what is missing', async () => {

@@ -440,15 +440,6 @@ describe('cleave start --only', { timeout: 60_000 }, () => {
       /^cleave: CLEAVE_CONFIG_INVALID CLEAVE_ONLY: billing is not a service of forum \(its services: web, auth, posts, chat\)\n$/,
     );
   });
-
-  it('refuses to run part of the app without the NATS the other nodes share', async () => {
-    const { code, stderr } = await runToExit(['start', 'examples/forum', '--gateway-only'], { PORT: '0' });
-    assert.equal(code, 1);
-    assert.match(
-      stderr,
-      /^cleave: CLEAVE_CONFIG_INVALID CLEAVE_GATEWAY_ONLY: runs part of forum on this node: set CLEAVE_NATS_URL/,
-    );
-  });
 });
 
 describe('the forum when Redis is unreachable at start', { timeout: 60_000 }, () => {
