@@ -5,7 +5,7 @@
 
 import type { App } from '../app/app.ts';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
-import { loadTls } from '../http/tls.ts';
+import { loadClusterTls, loadTls } from '../http/tls.ts';
 import { checkRateLimitEnv } from '../ratelimit/policy.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadApp } from '../runtime/load-app.ts';
@@ -21,9 +21,10 @@ export async function start(options: StartOptions): Promise<void> {
   if (options.port !== undefined) process.env.PORT = String(options.port);
   const config = loadRuntimeConfig();
   checkRateLimitEnv(config);
-  // Here, not only in the gateway: a bad path is one line now, and a self-signed certificate
+  // Here, not only in the gateway: a bad path (here or for the node listener) is one line now, and a self-signed certificate
   // is made once, before the gateway (and any restart of it) reads it.
   const tls = await loadTls(config);
+  await loadClusterTls(config);
   process.title = 'cleave supervisor';
   const log = createLogger({ level: config.LOG_LEVEL, base: { role: 'supervisor' } });
   const { app, modulePath } = await loadApp(options.appDir, config.CLEAVE_TYPESCRIPT);

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { ConfigError } from '../errors.ts';
+import { loadClusterTls } from '../http/tls.ts';
 import { makeClusterCertificates, type ClusterCertificateFiles } from './certificates.ts';
 
 const pem = async (files: ClusterCertificateFiles) => ({
@@ -75,5 +77,21 @@ describe('cluster certificates', { timeout: 30_000 }, () => {
     const stranger = await pem(await makeClusterCertificates(join(dir, 'elsewhere'), { node: 'x' }));
     const foreign = await exchange({ ca, cert: stranger.cert, key: stranger.key });
     assert.equal(foreign.said, '', 'the handler never ran');
+  });
+
+  it('gives the node listener mutual TLS from the files, and refuses a node port without all three in one line', async () => {
+    const none = { CLEAVE_CLUSTER_CA: undefined, CLEAVE_CLUSTER_CERT: undefined, CLEAVE_CLUSTER_KEY: undefined };
+    assert.equal(await loadClusterTls({ CLEAVE_NODE_PORT: undefined, ...none }), undefined);
+    const files = { CLEAVE_CLUSTER_CA: nodeA.ca, CLEAVE_CLUSTER_CERT: nodeA.cert, CLEAVE_CLUSTER_KEY: nodeA.key };
+    const tls = await loadClusterTls({ CLEAVE_NODE_PORT: 0, ...files });
+    assert.equal(tls?.clientCa, await readFile(nodeA.ca, 'utf8'));
+    await assert.rejects(
+      loadClusterTls({ CLEAVE_NODE_PORT: 0, ...files, CLEAVE_CLUSTER_KEY: undefined }),
+      (error: unknown) => error instanceof ConfigError && error.variable === 'CLEAVE_CLUSTER_KEY',
+    );
+    await assert.rejects(
+      loadClusterTls({ CLEAVE_NODE_PORT: 0, ...files, CLEAVE_CLUSTER_CA: join(dir, 'missing.crt') }),
+      (error: unknown) => error instanceof ConfigError && /CLEAVE_CLUSTER_CA: cannot read/.test(error.message),
+    );
   });
 });

@@ -69,6 +69,16 @@ export const runtimeConfigSpec = {
    * `--only` sets). The others run on nodes that share CLEAVE_NATS_URL. Unset: every one.
    */
   CLEAVE_ONLY: env.optionalNames(),
+  /**
+   * Split across nodes: the port of this node's listener for other nodes' gateways, mutual TLS
+   * with the cluster's certificates (below). Unset: none.
+   */
+  CLEAVE_NODE_PORT: env.optionalInt({ min: 0, max: 65535 }),
+  /** The cluster's CA certificate (PEM file, `cleave cluster-cert`): what a node's peer must show. */
+  CLEAVE_CLUSTER_CA: env.optional(),
+  /** This node's certificate and key (PEM files), signed by the cluster's CA. */
+  CLEAVE_CLUSTER_CERT: env.optional(),
+  CLEAVE_CLUSTER_KEY: env.optional(),
   /** Split across nodes: this node runs the gateway and no service (what `--gateway-only` sets). */
   CLEAVE_GATEWAY_ONLY: env.bool({ default: false }),
   /**

@@ -14,7 +14,7 @@ import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { adminSocketPath } from '../supervisor/admin-server.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
-import { loadTls } from '../http/tls.ts';
+import { loadClusterTls, loadTls } from '../http/tls.ts';
 import { Gateway } from './gateway.ts';
 import { IpcBus } from '../bus/ipc.ts';
 import { Authenticator } from '../http/auth.ts';
@@ -35,6 +35,7 @@ const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role: 'gateway' } });
 const { app } = await loadApp(appModule, config.CLEAVE_TYPESCRIPT);
 const tls = await loadTls(config);
+const clusterTls = await loadClusterTls(config);
 
 // Answers from the cache need what a replica would check first: sign-in where the route asks
 // for it, and the same limits, at the same counters, as the replicas'.
@@ -56,6 +57,9 @@ const gateway = new Gateway({
   log,
   cacheGuards: { limiter, auth },
   ...(tls ? { tls } : {}),
+  ...(clusterTls && config.CLEAVE_NODE_PORT !== undefined
+    ? { nodeListener: { port: config.CLEAVE_NODE_PORT, tls: clusterTls } }
+    : {}),
   onHealth: (service, id, healthy) =>
     channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),
 });
@@ -102,6 +106,9 @@ await known;
 try {
   const address = await gateway.listen();
   listeningPort = address.port;
+  // Before the supervisor hears the gateway listens: a started node serves other nodes too.
+  const nodeAddress = await gateway.listenForNodes();
+  if (nodeAddress) log.info({ port: nodeAddress.port }, 'node listener on mutual TLS');
   channel.send({ cleave: PROTOCOL_VERSION, type: 'listening', port: address.port, host: address.address });
   log.info({ port: address.port }, 'gateway listening');
 } catch (error) {

@@ -28,7 +28,15 @@ export interface GatewayOptions {
   tls?: TlsSettings;
   /** Sign-in and rate limits for the answers the cache gives (the replicas check the others). */
   cacheGuards?: ProxyOptions['cacheGuards'];
+  /**
+   * A second listener, for other nodes' gateways: mutual TLS with the cluster's certificates
+   * (`tls.clientCa`), so whoever reaches it without one is refused in the handshake.
+   */
+  nodeListener?: { port: number; tls: TlsSettings };
 }
+
+/** A node listener's peers proved in the handshake that they are nodes: their forwarded headers hold. */
+const EVERY_PEER = new TrustedProxies(['0.0.0.0/0', '::/0']);
 
 const healthChannel = diagnostics_channel.channel('cleave:upstream:health');
 
@@ -37,6 +45,7 @@ export class Gateway {
   /** GET and HEAD answers kept at the edge; undefined with CLEAVE_CACHE=off. */
   readonly cache: ResponseCache | undefined;
   readonly #server: HttpServer;
+  readonly #nodeServer: HttpServer | undefined;
   readonly #log: Logger;
   readonly #onHealth: GatewayOptions['onHealth'];
   /** Replicas of this gateway, to their service: the health channel is process-wide. */
@@ -55,26 +64,34 @@ export class Gateway {
     const trustedProxies = TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES);
     this.cache = config.CLEAVE_CACHE ? responseCacheOf(config) : undefined;
     const cache = this.cache;
-    this.#server = new HttpServer({
-      pipeline: createProxy({
-        router,
-        pools: this.pools,
+    /** One listener: the proxy and the upgrade proxy over this gateway's pools. */
+    const serverOn = (port: number, tls: TlsSettings | undefined, trusted: TrustedProxies, redirectHttpPort?: number) =>
+      new HttpServer({
+        pipeline: createProxy({
+          router,
+          pools: this.pools,
+          log,
+          trustedProxies: trusted,
+          accessLog: config.CLEAVE_ACCESS_LOG,
+          ...(cache ? { cache } : {}),
+          ...(options.cacheGuards ? { cacheGuards: options.cacheGuards } : {}),
+        }),
+        hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies: trusted }),
         log,
-        trustedProxies,
-        accessLog: config.CLEAVE_ACCESS_LOG,
-        ...(cache ? { cache } : {}),
-        ...(options.cacheGuards ? { cacheGuards: options.cacheGuards } : {}),
-      }),
-      hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies }),
-      log,
-      listen: { port: config.PORT, host: config.HOST },
-      headersTimeoutMs: config.CLEAVE_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: config.CLEAVE_REQUEST_TIMEOUT_MS,
-      ...(options.tls ? { tls: options.tls } : {}),
-      ...(options.tls && config.CLEAVE_HTTP_REDIRECT_PORT !== undefined
-        ? { redirectHttpPort: config.CLEAVE_HTTP_REDIRECT_PORT }
-        : {}),
-    });
+        listen: { port, host: config.HOST },
+        headersTimeoutMs: config.CLEAVE_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: config.CLEAVE_REQUEST_TIMEOUT_MS,
+        ...(tls ? { tls } : {}),
+        ...(redirectHttpPort !== undefined ? { redirectHttpPort } : {}),
+      });
+    this.#server = serverOn(
+      config.PORT,
+      options.tls,
+      trustedProxies,
+      options.tls ? config.CLEAVE_HTTP_REDIRECT_PORT : undefined,
+    );
+    const node = options.nodeListener;
+    this.#nodeServer = node ? serverOn(node.port, node.tls, EVERY_PEER) : undefined;
     healthChannel.subscribe(this.#healthListener);
   }
 
@@ -104,10 +121,15 @@ export class Gateway {
     return this.#server.listen() as Promise<AddressInfo>;
   }
 
+  /** Opens the node listener, if this gateway has one: its address, else undefined. */
+  async listenForNodes(): Promise<AddressInfo | undefined> {
+    return (await this.#nodeServer?.listen()) as AddressInfo | undefined;
+  }
+
   /** Stops taking requests, finishes those in flight (up to `graceMs`), then closes the pools. */
   async stop(graceMs: number): Promise<void> {
     healthChannel.unsubscribe(this.#healthListener);
-    await this.#server.stop(graceMs);
+    await Promise.all([this.#server.stop(graceMs), this.#nodeServer?.stop(graceMs)]);
     await this.pools.close(1000);
   }
 

@@ -14,6 +14,11 @@ export interface TlsSettings {
   key: string;
   /** Strict-Transport-Security on every answer. */
   hsts: boolean;
+  /**
+   * Mutual TLS: only a client showing a certificate this CA (PEM) signed is served; any other
+   * is refused in the handshake, before a byte of HTTP is read.
+   */
+  clientCa?: string;
 }
 
 export interface TlsConfig {
@@ -44,6 +49,38 @@ export async function loadTls(config: TlsConfig): Promise<TlsSettings | undefine
   return { ...(await localhostCertificate(resolve(config.CLEAVE_TLS_DIR))), hsts: config.CLEAVE_HSTS };
 }
 
+export interface ClusterTlsConfig {
+  CLEAVE_NODE_PORT: number | undefined;
+  CLEAVE_CLUSTER_CA: string | undefined;
+  CLEAVE_CLUSTER_CERT: string | undefined;
+  CLEAVE_CLUSTER_KEY: string | undefined;
+}
+
+/**
+ * The node listener's mutual TLS (`cleave cluster-cert` makes the files), or undefined when
+ * this node has no node listener. A node listener without all three files is a one-line
+ * refusal: it never serves other nodes without checking who they are.
+ */
+export async function loadClusterTls(config: ClusterTlsConfig): Promise<TlsSettings | undefined> {
+  if (config.CLEAVE_NODE_PORT === undefined) return undefined;
+  const files = {
+    CLEAVE_CLUSTER_CA: config.CLEAVE_CLUSTER_CA,
+    CLEAVE_CLUSTER_CERT: config.CLEAVE_CLUSTER_CERT,
+    CLEAVE_CLUSTER_KEY: config.CLEAVE_CLUSTER_KEY,
+  };
+  for (const [variable, path] of Object.entries(files)) {
+    if (path === undefined) {
+      throw new ConfigError(variable, 'is needed with CLEAVE_NODE_PORT: other nodes are served over mutual TLS only');
+    }
+  }
+  return {
+    clientCa: await readPem('CLEAVE_CLUSTER_CA', files.CLEAVE_CLUSTER_CA as string),
+    cert: await readPem('CLEAVE_CLUSTER_CERT', files.CLEAVE_CLUSTER_CERT as string),
+    key: await readPem('CLEAVE_CLUSTER_KEY', files.CLEAVE_CLUSTER_KEY as string),
+    hsts: false,
+  };
+}
+
 /**
  * TLS 1.3's suites as Node has them (all AEAD), then TLS 1.2's with ECDHE key exchange and an
  * AEAD cipher: Mozilla's "intermediate" list without DHE. The ECDSA ones are for a user's own
@@ -62,8 +99,18 @@ const CIPHERS = [
 ].join(':');
 
 /** What node:https takes: the floor at TLS 1.2 and only the suites above, in our order. */
-export function secureOptions(tls: TlsSettings): SecureContextOptions & { minVersion: 'TLSv1.2' } {
-  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: CIPHERS, honorCipherOrder: true };
+export function secureOptions(
+  tls: TlsSettings,
+): SecureContextOptions & { minVersion: 'TLSv1.2'; requestCert?: boolean; rejectUnauthorized?: boolean } {
+  const common = {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: 'TLSv1.2' as const,
+    ciphers: CIPHERS,
+    honorCipherOrder: true,
+  };
+  if (tls.clientCa === undefined) return common;
+  return { ...common, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true };
 }
 
 async function readPem(variable: string, path: string): Promise<string> {

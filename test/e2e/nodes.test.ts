@@ -12,6 +12,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { NATS_URL } from '../helpers/nats.ts';
@@ -19,6 +23,7 @@ import { type CutProxy, startCutProxy } from '../helpers/cut-proxy.ts';
 import { type Host, type Lan, makeLan, whyNoHosts } from '../helpers/hosts.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
 import { fetchStatus } from '../../src/cli/status.ts';
+import { makeClusterCertificates } from '../../src/cluster/certificates.ts';
 import { openSocket } from '../helpers/ws-client.ts';
 import { sleep, until } from '../helpers/wait.ts';
 import {
@@ -110,6 +115,8 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
   /** B reaches NATS through it: the test takes NATS away from B and gives it back. */
   let natsForB: CutProxy;
   const relays: CutProxy[] = [];
+  /** The cluster's certificates: B serves other nodes on a mutual-TLS listener with its own. */
+  const cluster = { dir: '', bEnv: {} as Record<string, string>, a: { ca: '', cert: '', key: '' } };
 
   /**
    * A node's `cleave start`, on its host; a host's every port is free, 3101 is A's, 3102 B's.
@@ -122,7 +129,7 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
       {
         ...env,
         ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}),
-        ...(node === 'b' ? { CLEAVE_POOL_REPLICAS: '1' } : {}),
+        ...(node === 'b' ? { CLEAVE_POOL_REPLICAS: '1', CLEAVE_NODE_PORT: '0', ...cluster.bEnv } : {}),
         ...extra,
       },
       30_000,
@@ -130,6 +137,15 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
     );
 
   before(async () => {
+    cluster.dir = await mkdtemp(join(tmpdir(), 'cleave-cluster-'));
+    const bFiles = await makeClusterCertificates(cluster.dir, { node: 'b' });
+    cluster.bEnv = { CLEAVE_CLUSTER_CA: bFiles.ca, CLEAVE_CLUSTER_CERT: bFiles.cert, CLEAVE_CLUSTER_KEY: bFiles.key };
+    const aFiles = await makeClusterCertificates(cluster.dir, { node: 'a' });
+    cluster.a = {
+      ca: await readFile(aFiles.ca, 'utf8'),
+      cert: await readFile(aFiles.cert, 'utf8'),
+      key: await readFile(aFiles.key, 'utf8'),
+    };
     lan = notAsHosts ? undefined : makeLan(2);
     const servers = lan?.serversAddress ?? '127.0.0.1';
     /** `url`'s server as the nodes reach it: through a relay on the servers' address. */
@@ -164,6 +180,7 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
     await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
     for (const relay of relays) await relay.close();
     lan?.remove();
+    if (cluster.dir) await rm(cluster.dir, { recursive: true, force: true });
   });
 
   it('signs up on one node and logs in on the other; a post written on either is read on both', async () => {
@@ -285,6 +302,51 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
       if (answer.status === 429) assert.equal(answer.body.error?.code, 'CLEAVE_RATE_LIMITED');
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429, 429], 'the 7th on A, the 8th on B');
+  });
+
+  it("serves other nodes on B's node listener over mutual TLS, and nobody without the cluster's certificate", async () => {
+    const line = await until(
+      () => b.logs.find((entry) => entry.msg === 'node listener on mutual TLS'),
+      5000,
+      "B's node listener",
+    );
+    const host = new URL(b.url).hostname.replace(/^\[|\]$/g, '');
+    const port = Number(line.port);
+    /** GET `path` on B's node listener with `credentials`: the status, or the error that ended it. */
+    const get = (path: string, requestId: string, credentials: { ca: string; cert?: string; key?: string }) =>
+      new Promise<number | string>((resolve) => {
+        const req = httpsRequest(
+          {
+            host,
+            port,
+            path,
+            headers: { 'x-request-id': requestId },
+            ...credentials,
+            checkServerIdentity: () => undefined,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        req.end();
+      });
+    assert.equal(await get('/api/posts', 'with-certificate', cluster.a), 200);
+    const refused = await get('/api/posts', 'no-certificate', { ca: cluster.a.ca });
+    assert.equal(typeof refused, 'string', `answered ${refused} without a certificate`);
+    const stranger = await makeClusterCertificates(join(cluster.dir, 'elsewhere'), { node: 'x' });
+    const foreign = await get('/api/posts', 'foreign-certificate', {
+      ca: cluster.a.ca,
+      cert: await readFile(stranger.cert, 'utf8'),
+      key: await readFile(stranger.key, 'utf8'),
+    });
+    assert.equal(typeof foreign, 'string', `answered ${foreign} to another CA's certificate`);
+    // Refused in the handshake: no request of theirs reached the gateway's pipeline.
+    await sleep(200);
+    const seen = b.logs.map((entry) => entry.requestId);
+    assert.ok(seen.includes('with-certificate'));
+    assert.ok(!seen.includes('no-certificate') && !seen.includes('foreign-certificate'));
   });
 
   it('lists both nodes in cleave status on either, each at its address, with what it runs', async () => {
