@@ -12,8 +12,11 @@ import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 
 export interface NatsDirectoryOptions {
   app: string;
-  /** What this node says about itself, asked at each heartbeat. */
-  self(): NodeInfo;
+  /**
+   * What this node says about itself, asked at each heartbeat. Without it the directory only
+   * listens (a gateway learning where the other nodes' services are).
+   */
+  self?: () => NodeInfo;
   log: Logger;
   /** @default 1000 */
   heartbeatMs?: number;
@@ -56,16 +59,16 @@ export class NatsDirectory {
     this.#timer.unref();
   }
 
-  /** Every live node, this one first, then by id. */
+  /** Every live node, this one first (when it says what it is), then by id. */
   nodes(): NodeStatus[] {
-    const self = this.#options.self();
+    const self = this.#options.self?.();
     const now = Date.now();
     const oldest = now - (this.#options.heartbeatMs ?? 1000) * ((this.#options.missedBeats ?? 3) + 0.5);
     const others = [...this.#heard.values()]
-      .filter((heard) => heard.info.id !== self.id && heard.at >= oldest)
+      .filter((heard) => heard.info.id !== self?.id && heard.at >= oldest)
       .sort((a, b) => a.info.id.localeCompare(b.info.id))
       .map((heard) => ({ ...heard.info, lastSeen: new Date(heard.at).toISOString(), self: false }));
-    return [{ ...self, lastSeen: new Date(now).toISOString(), self: true }, ...others];
+    return self ? [{ ...self, lastSeen: new Date(now).toISOString(), self: true }, ...others] : others;
   }
 
   /** Tells the others this node leaves, and stops hearing them. */
@@ -77,9 +80,11 @@ export class NatsDirectory {
   }
 
   #beat(): void {
-    const info = this.#options.self();
-    this.#selfId = info.id;
-    this.#publish({ beat: info });
+    const info = this.#options.self?.();
+    if (info) {
+      this.#selfId = info.id;
+      this.#publish({ beat: info });
+    }
     // Forget what expired long ago, so a list of restarts never grows.
     const forgetBefore = Date.now() - 60_000;
     for (const [id, heard] of this.#heard) if (heard.at < forgetBefore) this.#heard.delete(id);

@@ -16,6 +16,8 @@ export interface NodeInfo {
   id: string;
   /** Where its gateway listens, as another machine would reach it: `10.0.0.5:3000`. */
   address: string;
+  /** Where its node listener takes other nodes' requests (mutual TLS), when it has one. */
+  nodeAddress?: string;
   pid: number;
   startedAt: string;
   pools: NodePool[];
@@ -46,4 +48,13 @@ export function nodeAddress(port: number | undefined): string {
     external.find((address) => address?.family === 'IPv4')?.address ??
     (external[0] ? `[${external[0].address}]` : '127.0.0.1');
   return port === undefined ? ip : `${ip}:${port}`;
+}
+
+/**
+ * Where the others reach a listener bound to `host`: that address itself when it is one,
+ * else (bound to every interface) this machine's, as `nodeAddress` finds it.
+ */
+export function reachableAddress(host: string, port: number): string {
+  if (host === '::' || host === '0.0.0.0' || host === '') return nodeAddress(port);
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -22,7 +22,10 @@ import { RateLimiter } from '../http/rate-limit.ts';
 import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcRateCounters } from '../ratelimit/ipc.ts';
 import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
+import { NatsDirectory } from '../discovery/nats-directory.ts';
+import { servicesOfThisNode } from '../supervisor/node-services.ts';
 import { watchReplicas } from '../upstream/membership.ts';
+import { RemoteNodes } from '../upstream/remote-nodes.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 
@@ -84,14 +87,35 @@ channel.onMessage((message) => {
     .finally(() => channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-drained', id }));
 });
 const { known } = watchReplicas(channel, {
-  up: ({ service, id, address }) => gateway.ready(service, { id, socketPath: address }),
+  up: ({ service, id, address }) => gateway.ready(service, id, { socketPath: address }),
   down: (service, id) => gateway.gone(service, id),
 });
+
+// The services this node does not run, on the nodes that do: through their node listeners,
+// which only a node with the cluster's certificates may reach.
+const directory = nats && clusterTls ? new NatsDirectory(nats, { app: app.name, log }) : undefined;
+const remote = directory
+  ? new RemoteNodes({
+      nodes: () => directory.nodes(),
+      here: new Set(servicesOfThisNode(app, config).map((service) => service.name)),
+      up: (service, id, address) => gateway.ready(service, id, address),
+      down: (service, id) => gateway.gone(service, id),
+    })
+  : undefined;
+directory?.start();
+remote?.start();
+const stopRemote = async () => {
+  remote?.stop();
+  await directory?.stop();
+};
 
 const grace = config.CLEAVE_STOP_GRACE_MS;
 let listeningPort: number | undefined;
 exitWithParent({
-  beforeExit: () => gateway.stop(1000).finally(() => stopAll(nats, redis)),
+  beforeExit: () =>
+    stopRemote()
+      .then(() => gateway.stop(1000))
+      .finally(() => stopAll(nats, redis)),
   graceMs: 2000,
   // The socket of `cleave status` is named after the port, which only this process knows
   // once its supervisor was killed.
@@ -99,7 +123,13 @@ exitWithParent({
     if (listeningPort !== undefined) rmSync(adminSocketPath(listeningPort), { force: true });
   },
 });
-stopOnSignals(() => gateway.stop(grace).finally(() => stopAll(nats, redis)), { log, graceMs: grace });
+stopOnSignals(
+  () =>
+    stopRemote()
+      .then(() => gateway.stop(grace))
+      .finally(() => stopAll(nats, redis)),
+  { log, graceMs: grace },
+);
 // Listening only once the replicas are known, so a restarted gateway never answers 502 for
 // want of a replica that was there all along.
 await known;
@@ -109,7 +139,13 @@ try {
   // Before the supervisor hears the gateway listens: a started node serves other nodes too.
   const nodeAddress = await gateway.listenForNodes();
   if (nodeAddress) log.info({ port: nodeAddress.port }, 'node listener on mutual TLS');
-  channel.send({ cleave: PROTOCOL_VERSION, type: 'listening', port: address.port, host: address.address });
+  channel.send({
+    cleave: PROTOCOL_VERSION,
+    type: 'listening',
+    port: address.port,
+    host: address.address,
+    ...(nodeAddress ? { nodePort: nodeAddress.port } : {}),
+  });
   log.info({ port: address.port }, 'gateway listening');
 } catch (error) {
   // The supervisor stops the start-up with this error as its one line; no restart can fix it.

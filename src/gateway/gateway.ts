@@ -11,7 +11,7 @@ import type { RuntimeConfig } from '../config/runtime-config.ts';
 import { Router } from '../http/router.ts';
 import { HttpServer } from '../http/server.ts';
 import type { TlsSettings } from '../http/tls.ts';
-import { Replica, type ReplicaHealthMessage } from '../upstream/replica.ts';
+import { Replica, type ReplicaAddress, type ReplicaHealthMessage } from '../upstream/replica.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { UpstreamPools } from '../upstream/pools.ts';
 import { createProxy, type ProxyOptions } from './proxy.ts';
@@ -59,6 +59,15 @@ export class Gateway {
     this.pools = new UpstreamPools({
       balancerOf: (service) => app.services.find((candidate) => candidate.name === service)?.balancer,
       healthProbes: { intervalMs: config.CLEAVE_HEALTH_INTERVAL_MS, timeoutMs: config.CLEAVE_HEALTH_TIMEOUT_MS },
+      ...(options.nodeListener?.tls.clientCa
+        ? {
+            clusterTls: {
+              ca: options.nodeListener.tls.clientCa,
+              cert: options.nodeListener.tls.cert,
+              key: options.nodeListener.tls.key,
+            },
+          }
+        : {}),
     });
     const router = new Router(app);
     const trustedProxies = TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES);
@@ -95,10 +104,13 @@ export class Gateway {
     healthChannel.subscribe(this.#healthListener);
   }
 
-  /** A replica listens at `socketPath`: it gets traffic from now on (in place of one with its id). */
-  ready(service: string, replica: { id: string; socketPath: string }): void {
-    if (this.pools.get(service)?.replicas.some((known) => known.id === replica.id)) this.gone(service, replica.id);
-    const view = new Replica(replica.id, { socketPath: replica.socketPath });
+  /**
+   * A replica listens at `address` (a unix socket here, or another node's listener): it gets
+   * traffic from now on (in place of one with its id).
+   */
+  ready(service: string, id: string, address: ReplicaAddress): void {
+    if (this.pools.get(service)?.replicas.some((known) => known.id === id)) this.gone(service, id);
+    const view = new Replica(id, address);
     this.#services.set(view, service);
     this.pools.add(service, view);
   }
@@ -138,6 +150,7 @@ export class Gateway {
     if (service === undefined || down) return; // another gateway's, or gone (the supervisor logs exits)
     if (healthy) this.#log.info({ service, replica: replica.id }, 'replica healthy again');
     else this.#log.warn({ service, replica: replica.id }, 'replica unhealthy: out of the pool');
-    this.#onHealth?.(service, replica.id, healthy);
+    // Another node's replicas are that node's to replace; only this node's own are told.
+    if ('socketPath' in replica.address) this.#onHealth?.(service, replica.id, healthy);
   }
 }

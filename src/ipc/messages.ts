@@ -122,7 +122,8 @@ export type ReplicaHealthMessage = Tagged & { type: 'replica-health'; service: s
 export type GatewayStatsMessage = Tagged & { type: 'gateway-stats'; cache: CacheStats };
 
 /** gateway → supervisor: accepting connections on `port`. */
-export type ListeningMessage = Tagged & { type: 'listening'; port: number; host: string };
+/** gateway → supervisor: serving on `port`, and on `nodePort` for other nodes when it has a node listener. */
+export type ListeningMessage = Tagged & { type: 'listening'; port: number; host: string; nodePort?: number };
 
 /** gateway → supervisor: the port could not be bound; start-up stops with this error. */
 export type ListenFailedMessage = Tagged & { type: 'listen-failed'; error: WireError };

@@ -37,6 +37,8 @@ export interface GatewayProcessOptions {
 export interface GatewayAddress {
   port: number;
   host: string;
+  /** The node listener's port (mutual TLS, for other nodes), when there is one. */
+  nodePort?: number;
 }
 
 export class GatewayProcess implements ReplicaRegistry {
@@ -183,7 +185,11 @@ export class GatewayProcess implements ReplicaRegistry {
         return;
       case 'listening':
         if (this.#address === undefined) {
-          this.#address = { port: message.port, host: message.host };
+          this.#address = {
+            port: message.port,
+            host: message.host,
+            ...(message.nodePort === undefined ? {} : { nodePort: message.nodePort }),
+          };
           // A restarted gateway binds the port the first one got, even when PORT was 0.
           this.#env.PORT = String(message.port);
           this.#starting?.resolve(this.#address);

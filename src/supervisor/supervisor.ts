@@ -32,7 +32,7 @@ import { coalesceReads } from '../store/coalesce.ts';
 import type { StoreBackend } from '../store/types.ts';
 import { AdminServer } from './admin-server.ts';
 import { NatsDirectory } from '../discovery/nats-directory.ts';
-import { nodeAddress, nodeId, type NodeInfo } from '../discovery/node.ts';
+import { nodeAddress, nodeId, reachableAddress, type NodeInfo } from '../discovery/node.ts';
 import type { NatsConnection } from '../nats/connection.ts';
 import { type GatewayAddress, GatewayProcess } from './gateway-process.ts';
 import { ReplicaDirectory } from './replica-directory.ts';
@@ -290,6 +290,9 @@ export class Supervisor {
     return {
       ...this.#node,
       address: this.#nodeAddress ?? nodeAddress(this.#address?.port),
+      ...(this.#address?.nodePort === undefined
+        ? {}
+        : { nodeAddress: reachableAddress(this.#options.config.HOST, this.#address.nodePort) }),
       pid: process.pid,
       pools: [
         ...this.#pools.map((pool) => ({

@@ -30,6 +30,11 @@ export interface UpstreamPoolsOptions {
   retryBudget?: RetryBudgetOptions;
   /** Active health checks of every replica, or false for none. @default every 1 s, 1 s deadline */
   healthProbes?: HealthProbeOptions | false;
+  /**
+   * This node's certificate, key and the cluster's CA (PEM), shown to and checked of another
+   * node's listener (a replica address with `tls`). Without them such a replica is unreachable.
+   */
+  clusterTls?: { ca: string; cert: string; key: string };
 }
 
 export class ServicePool {
@@ -167,5 +172,16 @@ function dispatcherFor(address: ReplicaAddress, options: UpstreamPoolsOptions): 
   if ('socketPath' in address)
     return new (undici().Pool)('http://localhost', { ...common, socketPath: address.socketPath });
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return new (undici().Pool)(`http://${host}:${address.port}`, common);
+  if (!address.tls) return new (undici().Pool)(`http://${host}:${address.port}`, common);
+  const tls = options.clusterTls;
+  return new (undici().Pool)(`https://${host}:${address.port}`, {
+    ...common,
+    connect: {
+      ...common.connect,
+      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
+      // A node's certificate names the cluster, not a host (cluster/certificates.ts): the
+      // chain to the cluster's CA is the check.
+      checkServerIdentity: () => undefined,
+    },
+  });
 }

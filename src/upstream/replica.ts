@@ -4,8 +4,12 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { Health, type HealthOptions } from './health.ts';
 
-/** Where a replica listens, in the shape `http.request()` takes (`socketPath` or `host` + `port`). */
-export type ReplicaAddress = { readonly socketPath: string } | { readonly host: string; readonly port: number };
+/**
+ * Where a replica listens, in the shape `http.request()` takes (`socketPath` or `host` +
+ * `port`); `tls` for another node's listener, reached over mutual TLS.
+ */
+export type ReplicaAddress =
+  { readonly socketPath: string } | { readonly host: string; readonly port: number; readonly tls?: boolean };
 
 export interface ReplicaOptions extends HealthOptions {
   /** In-flight requests at which the replica is full and gets no more. @default Infinity */

@@ -116,7 +116,11 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
   let natsForB: CutProxy;
   const relays: CutProxy[] = [];
   /** The cluster's certificates: B serves other nodes on a mutual-TLS listener with its own. */
-  const cluster = { dir: '', bEnv: {} as Record<string, string>, a: { ca: '', cert: '', key: '' } };
+  const cluster = {
+    dir: '',
+    env: { a: {}, b: {} } as Record<'a' | 'b', Record<string, string>>,
+    a: { ca: '', cert: '', key: '' },
+  };
 
   /**
    * A node's `cleave start`, on its host; a host's every port is free, 3101 is A's, 3102 B's.
@@ -129,7 +133,10 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
       {
         ...env,
         ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}),
-        ...(node === 'b' ? { CLEAVE_POOL_REPLICAS: '1', CLEAVE_NODE_PORT: '0', ...cluster.bEnv } : {}),
+        // Each node's gateway also listens for the other's, with its own certificate.
+        CLEAVE_NODE_PORT: '0',
+        ...cluster.env[node],
+        ...(node === 'b' ? { CLEAVE_POOL_REPLICAS: '1' } : {}),
         ...extra,
       },
       30_000,
@@ -138,9 +145,19 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
 
   before(async () => {
     cluster.dir = await mkdtemp(join(tmpdir(), 'cleave-cluster-'));
-    const bFiles = await makeClusterCertificates(cluster.dir, { node: 'b' });
-    cluster.bEnv = { CLEAVE_CLUSTER_CA: bFiles.ca, CLEAVE_CLUSTER_CERT: bFiles.cert, CLEAVE_CLUSTER_KEY: bFiles.key };
-    const aFiles = await makeClusterCertificates(cluster.dir, { node: 'a' });
+    for (const node of ['a', 'b'] as const) {
+      const files = await makeClusterCertificates(cluster.dir, { node });
+      cluster.env[node] = {
+        CLEAVE_CLUSTER_CA: files.ca,
+        CLEAVE_CLUSTER_CERT: files.cert,
+        CLEAVE_CLUSTER_KEY: files.key,
+      };
+    }
+    const aFiles = {
+      ca: join(cluster.dir, 'ca.crt'),
+      cert: join(cluster.dir, 'a.crt'),
+      key: join(cluster.dir, 'a.key'),
+    };
     cluster.a = {
       ca: await readFile(aFiles.ca, 'utf8'),
       cert: await readFile(aFiles.cert, 'utf8'),
@@ -377,14 +394,21 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
       200,
     );
     assert.deepEqual(await listed(b, statusOf), expected(b, a), 'as `cleave status --json` prints it');
-    // Until gateways route across nodes (issue 14), B's answers a route of a service it does
-    // not run as one with no replica: 502 JSON with a request id, never a hang.
-    const page = await fetch(`${b.url}/`);
-    assert.equal(page.status, 502);
-    const body = (await page.json()) as { error: { code: string; requestId: string } };
-    assert.equal(body.error.code, 'CLEAVE_UPSTREAM_UNAVAILABLE');
-    assert.equal(body.error.requestId, page.headers.get('x-request-id'));
-    assert.equal((await fetch(`${a.url}/`)).status, 200);
+    // B runs no web: its gateway sends the page to A's node listener, and A's web answers.
+    const page = await until(
+      async () => {
+        const answer = await fetch(`${b.url}/`, { headers: { 'x-request-id': 'page-through-b' } });
+        return answer.status === 200 ? answer : (await answer.arrayBuffer(), undefined);
+      },
+      5000,
+      "the page through B, from A's web",
+      200,
+    );
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.ok(
+      a.logs.some((line) => line.requestId === 'page-through-b'),
+      'A served it: its own logs carry the request id',
+    );
   });
 
   it("hashes a sign-up storm sent only to A on B's task workers too", async () => {
