@@ -405,9 +405,12 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
       200,
     );
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
-    assert.ok(
-      a.logs.some((line) => line.requestId === 'page-through-b'),
-      'A served it: its own logs carry the request id',
+    // A served it: its own logs carry the request id (log lines come through its supervisor,
+    // batched, so a moment after the answer).
+    await until(
+      () => (a.logs.some((line) => line.requestId === 'page-through-b') ? true : undefined),
+      3000,
+      "the request id in A's logs",
     );
   });
 
