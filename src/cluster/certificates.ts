@@ -6,6 +6,7 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UsageError } from '../errors.ts';
 
 export interface ClusterCertificateFiles {
   ca: string;
@@ -31,7 +32,8 @@ export async function makeClusterCertificates(
   options: MakeOptions = {},
 ): Promise<ClusterCertificateFiles> {
   const node = options.node ?? 'node';
-  if (!/^[A-Za-z0-9_-]+$/.test(node)) throw new RangeError(`a node name is letters, digits, - and _, got "${node}"`);
+  // It names files: nothing that could climb out of `dir`. The one check, for the CLI's --node too.
+  if (!/^[A-Za-z0-9_-]+$/.test(node)) throw new UsageError(`--node is letters, digits, - and _, got "${node}"`);
   const { default: selfsigned } = await import('selfsigned');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files = { ca: join(dir, 'ca.crt'), cert: join(dir, `${node}.crt`), key: join(dir, `${node}.key`) };

@@ -80,14 +80,15 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
   ];
   for (const service of app.services) {
     const name = dnsLabel(`${app.name}-${service.name}`);
-    const labels = labelsOf(appName, dnsLabel(service.name));
+    const component = dnsLabel(service.name);
+    const labels = labelsOf(appName, component);
     const selector = { matchLabels: selectorOf(labels) };
     const scale = replicasOf(service.scale, options.defaultMaxReplicas ?? 10);
     const health = { httpGet: { path: HEALTH_PATH, port: 'http' } };
     objects.push({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: meta(name, labels['app.kubernetes.io/component']),
+      metadata: meta(name, component),
       spec: {
         replicas: scale.min,
         selector,
@@ -98,7 +99,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
             terminationGracePeriodSeconds: PRE_STOP_SECONDS + Math.ceil((2 * stopGraceMs) / 1000) + 5,
             containers: [
               {
-                name: dnsLabel(service.name),
+                name: component,
                 image: options.image,
                 command: ['npx', '--no-install', 'cleave', 'start', options.appPath, '--only', service.name],
                 ports: [{ name: 'http', containerPort: port }],
@@ -118,7 +119,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
     objects.push({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: meta(name, labels['app.kubernetes.io/component']),
+      metadata: meta(name, component),
       spec: { selector: selectorOf(labels), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     });
     const cpuPercent = Math.round(service.scale.target.eventLoop * 100);
@@ -127,7 +128,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
       objects.push({
         apiVersion: 'autoscaling/v2',
         kind: 'HorizontalPodAutoscaler',
-        metadata: meta(name, labels['app.kubernetes.io/component']),
+        metadata: meta(name, component),
         spec: {
           scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
           minReplicas: scale.min,
@@ -146,7 +147,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
       objects.push({
         apiVersion: 'keda.sh/v1alpha1',
         kind: 'ScaledObject',
-        metadata: meta(name, labels['app.kubernetes.io/component']),
+        metadata: meta(name, component),
         spec: {
           scaleTargetRef: { name },
           minReplicaCount: scale.min,
@@ -172,7 +173,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
     objects.push({
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
-      metadata: meta(name, labels['app.kubernetes.io/component']),
+      metadata: meta(name, component),
       spec: { maxUnavailable: 1, selector },
     });
     const serviceMatches = matches.get(service.name) ?? [];
@@ -180,7 +181,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
       objects.push({
         apiVersion: 'gateway.networking.k8s.io/v1',
         kind: 'HTTPRoute',
-        metadata: meta(name, labels['app.kubernetes.io/component']),
+        metadata: meta(name, component),
         spec: {
           parentRefs: [{ name: options.gateway ?? appName }],
           rules: rulesOf(service.name, serviceMatches, name),
