@@ -25,10 +25,14 @@ export async function exportK8s(options: ExportK8sOptions): Promise<void> {
     ...rest,
   });
   const { stringify } = await import('yaml');
+  const { secrets, cluster } = settingsObjectsOf(app);
   const header = [
     `# ${app.name}'s Kubernetes objects, made by cleave export k8s from the app itself.`,
-    `# Every pod reads its secrets from the Secret ${settingsObjectsOf(app).secrets}, made by you:`,
+    `# Every pod reads its secrets from the Secret ${secrets}, made by you:`,
     '#   CLEAVE_SECRET (32+ characters), CLEAVE_NATS_URL, CLEAVE_STORE (postgres://…), CLEAVE_REDIS_URL',
+    `# and the cluster's certificate from the Secret ${cluster} (cleave cluster-cert --node k8s):`,
+    `#   kubectl create secret generic ${cluster} --from-file=ca.crt=.cleave/cluster/ca.crt \\`,
+    '#     --from-file=node.crt=.cleave/cluster/k8s.crt --from-file=node.key=.cleave/cluster/k8s.key',
   ].join('\n');
   const yamlOf = (object: K8sObject) =>
     stringify(object, { version: '1.1', aliasDuplicateObjects: false, lineWidth: 0 });

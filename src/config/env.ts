@@ -134,6 +134,16 @@ export const env = {
   },
 
   /** Comma-separated names (`posts,chat`), or undefined when unset; each a plain word. */
+  /** An optional name: letters, digits, `.`, `_` and `-`, at most 63 (a host name's label, a pod's name). */
+  optionalName() {
+    return schema<string | undefined>((raw) => {
+      if (raw === undefined || raw.trim() === '') return { value: undefined };
+      const name = raw.trim();
+      if (!/^[A-Za-z0-9._-]{1,63}$/.test(name))
+        return { problem: `must be a name of letters, digits, ".", "_" or "-" (at most 63), got "${name}"` };
+      return { value: name };
+    });
+  },
   optionalNames() {
     return schema<string[] | undefined>((raw) => {
       if (raw === undefined || raw.trim() === '') return { value: undefined };

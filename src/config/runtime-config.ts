@@ -70,6 +70,12 @@ export const runtimeConfigSpec = {
    */
   CLEAVE_ONLY: env.optionalNames(),
   /**
+   * Split across nodes: this node's name among the others (`cleave status`, sticky cookies
+   * across nodes); unique among live nodes, e.g. a Kubernetes pod's name. Unset: the host's
+   * name and a random suffix, new at each start.
+   */
+  CLEAVE_NODE_ID: env.optionalName(),
+  /**
    * Split across nodes: the port of this node's listener for other nodes' gateways, mutual TLS
    * with the cluster's certificates (below). Unset: none.
    */

@@ -21,7 +21,12 @@ describe('NatsDirectory', () => {
     await Promise.all(connections.map((connection) => connection.stop()));
   });
 
-  async function node(app: string, id: string, ready = 1): Promise<{ directory: NatsDirectory; nats: NatsConnection }> {
+  async function node(
+    app: string,
+    id: string,
+    ready = 1,
+    options: { heartbeatMs?: number; onChange?: () => void } = {},
+  ): Promise<{ directory: NatsDirectory; nats: NatsConnection; info: NodeInfo }> {
     const nats = await connectNats();
     connections.push(nats);
     const info: NodeInfo = {
@@ -31,10 +36,16 @@ describe('NatsDirectory', () => {
       startedAt: new Date().toISOString(),
       pools: [{ service: 'posts', kind: 'requests', ready, now: ready }],
     };
-    const directory = new NatsDirectory(nats, { app, self: () => info, log, heartbeatMs: HEARTBEAT_MS });
+    const directory = new NatsDirectory(nats, {
+      app,
+      self: () => info,
+      log,
+      heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
+      ...(options.onChange ? { onChange: options.onChange } : {}),
+    });
     directory.start();
     directories.push(directory);
-    return { directory, nats };
+    return { directory, nats, info };
   }
 
   const ids = (directory: NatsDirectory) => directory.nodes().map((listed) => listed.id);
@@ -82,5 +93,27 @@ describe('NatsDirectory', () => {
     await listing(a.directory, ['a']);
     const waited = Date.now() - silentAt;
     assert.ok(waited >= HEARTBEAT_MS * 2, `dropped after ${waited} ms: not before it missed its heartbeats`);
+  });
+
+  it('tells its listener when another node says its pools changed, announced between heartbeats', async () => {
+    const app = testApp('nodes');
+    const slow = { heartbeatMs: 60_000 };
+    let changes = 0;
+    const a = await node(app, 'a', 1, { ...slow, onChange: () => (changes += 1) });
+    const b = await node(app, 'b', 1, slow);
+    // Each started with a heartbeat; b's first reached a only if a already listened.
+    b.directory.announce();
+    await listing(a.directory, ['a', 'b']);
+    const heard = changes;
+    assert.ok(heard >= 1, 'a new node is a change');
+    b.directory.announce();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(changes, heard, 'the same pools again are no change');
+    b.info.pools = [{ service: 'posts', kind: 'requests', ready: 0, now: 1 }];
+    b.directory.announce();
+    await until(() => (a.directory.nodes()[1]?.pools[0]?.ready === 0 ? true : undefined), 1000, "b's pool empty");
+    assert.equal(changes, heard + 1);
+    await b.directory.stop();
+    await until(() => (changes === heard + 2 ? true : undefined), 1000, "b's leaving, a change");
   });
 });

@@ -22,6 +22,8 @@ export interface NatsDirectoryOptions {
   heartbeatMs?: number;
   /** Heartbeats a node may miss before it leaves the list. @default 3 */
   missedBeats?: number;
+  /** Hears that another node said something new (what it runs changed) or left. */
+  onChange?: () => void;
 }
 
 type Message = { beat: NodeInfo } | { leaving: string };
@@ -79,6 +81,14 @@ export class NatsDirectory {
     this.#heard.clear();
   }
 
+  /**
+   * Says what this node runs now, not at the next heartbeat: a pool that lost its last
+   * replica, or got one back, is heard by the other nodes' gateways at once.
+   */
+  announce(): void {
+    if (this.#subscription) this.#beat();
+  }
+
   #beat(): void {
     const info = this.#options.self?.();
     if (info) {
@@ -104,9 +114,21 @@ export class NatsDirectory {
       this.#options.log.warn({ err: error }, 'malformed node heartbeat ignored');
       return;
     }
-    if ('leaving' in message) this.#heard.delete(String(message.leaving));
-    else if (message.beat && typeof message.beat.id === 'string') {
+    if ('leaving' in message) {
+      if (this.#heard.delete(String(message.leaving))) this.#options.onChange?.();
+    } else if (message.beat && typeof message.beat.id === 'string') {
+      const before = this.#heard.get(message.beat.id);
       this.#heard.set(message.beat.id, { info: message.beat, at: Date.now() });
+      if (message.beat.id !== this.#selfId && !samePools(before?.info, message.beat)) this.#options.onChange?.();
     }
   }
+}
+
+/** Whether a heartbeat says the same of a node's pools and listener as the one before it. */
+function samePools(before: NodeInfo | undefined, now: NodeInfo): boolean {
+  return (
+    before !== undefined &&
+    before.nodeAddress === now.nodeAddress &&
+    JSON.stringify(before.pools) === JSON.stringify(now.pools)
+  );
 }

@@ -112,6 +112,42 @@ describe('cleave export k8s', () => {
     assert.equal(at(tasks, 'consumer'), 'auth');
   });
 
+  it("runs cleave's gateway as pods of its own, every pod a node with the cluster's certificate from a Secret", () => {
+    const objects = k8sManifests(forum, OPTIONS);
+    const kinds = objects.filter((object) => object.metadata.name === 'forum-gateway').map((object) => object.kind);
+    assert.deepEqual(kinds, ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']);
+    const gateway = find(objects, 'Deployment', 'forum-gateway');
+    assert.equal(at(gateway, 'spec.replicas'), 2);
+    assert.deepEqual((at(gateway, 'spec.template.spec.containers.0.command') as string[]).slice(3), [
+      'start',
+      'examples/forum',
+      '--gateway-only',
+    ]);
+    assert.deepEqual(at(find(objects, 'HorizontalPodAutoscaler', 'forum-gateway'), 'spec.minReplicas'), 2);
+    for (const name of ['forum-gateway', 'forum-posts']) {
+      const pod = at(find(objects, 'Deployment', name), 'spec.template.spec');
+      assert.deepEqual(at(pod, 'volumes'), [
+        { name: 'cluster', secret: { secretName: 'forum-cluster', defaultMode: 0o400 } },
+      ]);
+      assert.deepEqual(at(pod, 'containers.0.volumeMounts'), [
+        { name: 'cluster', mountPath: '/etc/cleave/cluster', readOnly: true },
+      ]);
+      assert.deepEqual(at(pod, 'containers.0.env'), [
+        { name: 'CLEAVE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ]);
+      assert.deepEqual(at(pod, 'containers.0.ports.1'), { name: 'nodes', containerPort: 3001 });
+    }
+    const settings = at(find(objects, 'ConfigMap', 'forum-config'), 'data') as Record<string, string>;
+    assert.equal(settings.CLEAVE_NODE_PORT, '3001');
+    assert.equal(settings.CLEAVE_CLUSTER_KEY, '/etc/cleave/cluster/node.key');
+    const named = defineService('gateway');
+    named.get('/', () => null);
+    assert.throws(
+      () => k8sManifests(defineApp({ name: 'forum', services: [named] }), OPTIONS),
+      (error: unknown) => error instanceof ExportError && /named like its gateway/.test(error.message),
+    );
+  });
+
   it('routes each path to the pods of its service, and no path of cleave’s own', () => {
     const objects = k8sManifests(forum, { ...OPTIONS, gateway: 'edge' });
     const route = find(objects, 'HTTPRoute', 'forum-posts');

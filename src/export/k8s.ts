@@ -3,8 +3,10 @@
 // pool (CLEAVE_POOL_REPLICAS=1): Kubernetes, not cleave, scales the pods, from the service's
 // `scale` (an HPA on CPU, or a KEDA ScaledObject that adds its tasks' JetStream backlog). A
 // HTTPRoute per service lets the cluster's Gateway API gateway route each path straight to
-// the pods of its service. Settings come from a ConfigMap, secrets from a Secret the user
-// makes: none is ever written here.
+// the pods of its service; or cleave's own gateway, a Deployment of `--gateway-only` pods,
+// routes them to the pods' node listeners over mutual TLS (every pod has one, with the
+// cluster's certificate from a Secret). Settings come from a ConfigMap, secrets from Secrets
+// the user makes: none is ever written here.
 
 import type { App } from '../app/app.ts';
 import type { ScalePolicy } from '../app/service.ts';
@@ -30,6 +32,8 @@ export interface K8sExportOptions {
   defaultMaxReplicas?: number;
   /** The port every pod's gateway listens on. @default 3000 */
   port?: number;
+  /** The port of every pod's node listener, for the gateway pods (mutual TLS). @default 3001 */
+  nodePort?: number;
   /** How long a stopping pod finishes its requests (CLEAVE_STOP_GRACE_MS). @default 10000 */
   stopGraceMs?: number;
 }
@@ -48,13 +52,20 @@ const MATCHES_PER_RULE = 64;
 const RULES_PER_ROUTE = 16;
 /** Tasks waiting per pod before KEDA adds one: each pod's one task worker takes one at a time. */
 const TASK_LAG_PER_POD = 5;
+/** Where a pod finds the cluster's CA, its node certificate and key (`cleave cluster-cert --node k8s`). */
+const CLUSTER_DIR = '/etc/cleave/cluster';
+/** The gateway pods: two, so one can be replaced while the other serves. */
+const GATEWAY_MIN_PODS = 2;
+/** Gateway pods are added past this share of their core. */
+const GATEWAY_CPU_PERCENT = 70;
 
 export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
   const namespace = options.namespace;
   const port = options.port ?? 3000;
+  const nodePort = options.nodePort ?? 3001;
   const stopGraceMs = options.stopGraceMs ?? 10_000;
   const appName = dnsLabel(app.name);
-  const { config, secrets } = settingsObjectsOf(app);
+  const { config, secrets, cluster } = settingsObjectsOf(app);
   const meta = (name: string, component?: string) => ({
     name,
     ...(namespace ? { namespace } : {}),
@@ -74,74 +85,121 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
         CLEAVE_POOL_REPLICAS: '1',
         CLEAVE_AUTOSCALE: 'off',
         CLEAVE_STOP_GRACE_MS: String(stopGraceMs),
+        // Every pod's node listener, and the certificates it and its gateway show.
+        CLEAVE_NODE_PORT: String(nodePort),
+        CLEAVE_CLUSTER_CA: `${CLUSTER_DIR}/ca.crt`,
+        CLEAVE_CLUSTER_CERT: `${CLUSTER_DIR}/node.crt`,
+        CLEAVE_CLUSTER_KEY: `${CLUSTER_DIR}/node.key`,
         LOG_LEVEL: 'info',
       },
     },
   ];
+  const health = { httpGet: { path: HEALTH_PATH, port: 'http' } };
+  /** A Deployment of pods that each run `cleave start` with `args`, as one node of the app. */
+  const deploymentOf = (name: string, component: string, replicas: number, args: string[]): K8sObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(name, component),
+    spec: {
+      replicas,
+      selector: { matchLabels: selectorOf(labelsOf(appName, component)) },
+      template: {
+        metadata: { labels: labelsOf(appName, component) },
+        spec: {
+          // The pre-stop wait, then the gateway's grace and the replicas' after it.
+          terminationGracePeriodSeconds: PRE_STOP_SECONDS + Math.ceil((2 * stopGraceMs) / 1000) + 5,
+          containers: [
+            {
+              name: component,
+              image: options.image,
+              command: ['npx', '--no-install', 'cleave', 'start', options.appPath, ...args],
+              ports: [
+                { name: 'http', containerPort: port },
+                { name: 'nodes', containerPort: nodePort },
+              ],
+              envFrom: [{ configMapRef: { name: config } }, { secretRef: { name: secrets } }],
+              // A pod is a node: named as Kubernetes names it, holding the cluster's certificate.
+              env: [{ name: 'CLEAVE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+              volumeMounts: [{ name: 'cluster', mountPath: CLUSTER_DIR, readOnly: true }],
+              startupProbe: { ...health, periodSeconds: 2, failureThreshold: 30 },
+              readinessProbe: { ...health, periodSeconds: 5, failureThreshold: 2 },
+              livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+              // A Node process is one core at most: its event-loop target is a share of it.
+              resources: { requests: { cpu: '1', memory: '256Mi' } },
+            },
+          ],
+          volumes: [{ name: 'cluster', secret: { secretName: cluster, defaultMode: 0o400 } }],
+        },
+      },
+    },
+  });
+  /** The Service in front of a Deployment's pods. */
+  const serviceOf = (name: string, component: string): K8sObject => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(name, component),
+    spec: {
+      selector: selectorOf(labelsOf(appName, component)),
+      ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+    },
+  });
+  /** One pod of the Deployment down at a time, for a drain or an upgrade of the cluster. */
+  const budgetOf = (name: string, component: string): K8sObject => ({
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(name, component),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorOf(labelsOf(appName, component)) } },
+  });
+  const hpaOf = (
+    name: string,
+    component: string,
+    bounds: { min: number; max: number },
+    cpuPercent: number,
+    behavior?: object,
+  ): K8sObject => ({
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: meta(name, component),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: bounds.min,
+      maxReplicas: bounds.max,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: cpuPercent } },
+        },
+      ],
+      ...(behavior ? { behavior } : {}),
+    },
+  });
+
+  // cleave's gateway as pods of its own, in front of every service's pods.
+  const gateway = dnsLabel(`${app.name}-gateway`);
+  objects.push(deploymentOf(gateway, 'gateway', GATEWAY_MIN_PODS, ['--gateway-only']));
+  if (app.services.some((service) => dnsLabel(`${app.name}-${service.name}`) === gateway))
+    throw new ExportError(`a service of ${app.name} is named like its gateway's pods, ${gateway}`);
+  objects.push(serviceOf(gateway, 'gateway'), budgetOf(gateway, 'gateway'));
+  objects.push(
+    hpaOf(
+      gateway,
+      'gateway',
+      { min: GATEWAY_MIN_PODS, max: Math.max(GATEWAY_MIN_PODS, options.defaultMaxReplicas ?? 10) },
+      GATEWAY_CPU_PERCENT,
+    ),
+  );
+
   for (const service of app.services) {
     const name = dnsLabel(`${app.name}-${service.name}`);
     const component = dnsLabel(service.name);
-    const labels = labelsOf(appName, component);
-    const selector = { matchLabels: selectorOf(labels) };
     const scale = replicasOf(service.scale, options.defaultMaxReplicas ?? 10);
-    const health = { httpGet: { path: HEALTH_PATH, port: 'http' } };
-    objects.push({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: meta(name, component),
-      spec: {
-        replicas: scale.min,
-        selector,
-        template: {
-          metadata: { labels },
-          spec: {
-            // The pre-stop wait, then the gateway's grace and the replicas' after it.
-            terminationGracePeriodSeconds: PRE_STOP_SECONDS + Math.ceil((2 * stopGraceMs) / 1000) + 5,
-            containers: [
-              {
-                name: component,
-                image: options.image,
-                command: ['npx', '--no-install', 'cleave', 'start', options.appPath, '--only', service.name],
-                ports: [{ name: 'http', containerPort: port }],
-                envFrom: [{ configMapRef: { name: config } }, { secretRef: { name: secrets } }],
-                startupProbe: { ...health, periodSeconds: 2, failureThreshold: 30 },
-                readinessProbe: { ...health, periodSeconds: 5, failureThreshold: 2 },
-                livenessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
-                lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
-                // A Node process is one core at most: its event-loop target is a share of it.
-                resources: { requests: { cpu: '1', memory: '256Mi' } },
-              },
-            ],
-          },
-        },
-      },
-    });
-    objects.push({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: meta(name, component),
-      spec: { selector: selectorOf(labels), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
-    });
+    objects.push(deploymentOf(name, component, scale.min, ['--only', service.name]));
+    objects.push(serviceOf(name, component));
     const cpuPercent = Math.round(service.scale.target.eventLoop * 100);
     const behavior = { scaleDown: { stabilizationWindowSeconds: Math.ceil(service.scale.downAfterMs / 1000) } };
     if (service.tasks.size === 0) {
-      objects.push({
-        apiVersion: 'autoscaling/v2',
-        kind: 'HorizontalPodAutoscaler',
-        metadata: meta(name, component),
-        spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-          minReplicas: scale.min,
-          maxReplicas: scale.max,
-          metrics: [
-            {
-              type: 'Resource',
-              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: cpuPercent } },
-            },
-          ],
-          behavior,
-        },
-      });
+      objects.push(hpaOf(name, component, scale, cpuPercent, behavior));
     } else {
       // KEDA makes the HPA itself, from both triggers: one HPA per Deployment, never two.
       objects.push({
@@ -170,12 +228,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
         },
       });
     }
-    objects.push({
-      apiVersion: 'policy/v1',
-      kind: 'PodDisruptionBudget',
-      metadata: meta(name, component),
-      spec: { maxUnavailable: 1, selector },
-    });
+    objects.push(budgetOf(name, component));
     const serviceMatches = matches.get(service.name) ?? [];
     if (serviceMatches.length > 0) {
       objects.push({
@@ -192,10 +245,13 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
   return objects;
 }
 
-/** The ConfigMap the export makes, and the Secret every pod reads, which the user makes. */
-export function settingsObjectsOf(app: App): { config: string; secrets: string } {
+/**
+ * The ConfigMap the export makes, and the Secrets every pod reads, which the user makes: the
+ * settings' (`secrets`) and the cluster's certificate files (`cluster`).
+ */
+export function settingsObjectsOf(app: App): { config: string; secrets: string; cluster: string } {
   const appName = dnsLabel(app.name);
-  return { config: `${appName}-config`, secrets: `${appName}-secrets` };
+  return { config: `${appName}-config`, secrets: `${appName}-secrets`, cluster: `${appName}-cluster` };
 }
 
 function rulesOf(service: string, matches: RouteMatch[], backend: string): object[] {

@@ -18,7 +18,7 @@ import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
-import { affinitySetCookie, candidatesFor } from './affinity.ts';
+import { type AffinityScope, affinitySetCookie, candidatesFor } from './affinity.ts';
 import type { ResponseCache, ResponseTap } from '../cache/response-cache.ts';
 import { INVALIDATE_HEADER, targetsOfHeader } from '../cache/invalidation.ts';
 import type { TrustedProxies } from './forwarded.ts';
@@ -36,6 +36,8 @@ export interface ExchangeSettings {
   bodyTimeoutMs: number;
   /** Whose X-Forwarded-For tells the client's address, for pools that hash on it. */
   trustedProxies: TrustedProxies;
+  /** Which part of a sticky cookie this listener reads and writes. */
+  affinity: AffinityScope;
   /** The response cache, which a replica's X-Cleave-Invalidate reaches. */
   cache?: ResponseCache | undefined;
 }
@@ -89,7 +91,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   start(pool: ServicePool, target: string, headers: string[], hasBody: boolean): void {
     this.#pool = pool;
     this.service = pool.service;
-    this.#candidates = candidatesFor(pool, this.#req, this.#settings.trustedProxies);
+    this.#candidates = candidatesFor(pool, this.#req, this.#settings.trustedProxies, this.#settings.affinity);
     pool.budget.deposit();
     this.#options = {
       method: this.#req.method as Dispatcher.HttpMethod,
@@ -136,7 +138,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const pool = this.#pool;
     const replica = this.#lease?.replica;
     if (pool?.affinityCookie !== undefined && replica !== undefined) {
-      const cookie = affinitySetCookie(this.#req, pool, replica.id);
+      const cookie = affinitySetCookie(this.#req, pool, replica, this.#settings.affinity);
       if (cookie !== undefined) headers['set-cookie'] = [...[headers['set-cookie'] ?? []].flat(), cookie];
     }
     try {

@@ -23,6 +23,7 @@ import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcRateCounters } from '../ratelimit/ipc.ts';
 import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
 import { NatsDirectory } from '../discovery/nats-directory.ts';
+import { nodeId } from '../discovery/node.ts';
 import { servicesOfThisNode } from '../supervisor/node-services.ts';
 import { watchReplicas } from '../upstream/membership.ts';
 import { RemoteNodes } from '../upstream/remote-nodes.ts';
@@ -61,7 +62,14 @@ const gateway = new Gateway({
   cacheGuards: { limiter, auth },
   ...(tls ? { tls } : {}),
   ...(clusterTls && config.CLEAVE_NODE_PORT !== undefined
-    ? { nodeListener: { port: config.CLEAVE_NODE_PORT, tls: clusterTls } }
+    ? {
+        nodeListener: {
+          port: config.CLEAVE_NODE_PORT,
+          tls: clusterTls,
+          // The supervisor names its node to its gateway; a gateway started alone, by itself.
+          nodeId: config.CLEAVE_NODE_ID ?? nodeId(),
+        },
+      }
     : {}),
   onHealth: (service, id, healthy) =>
     channel.send({ cleave: PROTOCOL_VERSION, type: 'replica-health', service, id, healthy }),
@@ -93,7 +101,9 @@ const { known } = watchReplicas(channel, {
 
 // The services this node does not run, on the nodes that do: through their node listeners,
 // which only a node with the cluster's certificates may reach.
-const directory = nats && clusterTls ? new NatsDirectory(nats, { app: app.name, log }) : undefined;
+// A node's heartbeat that says a pool changed is acted on at once, not at the next read.
+const directory =
+  nats && clusterTls ? new NatsDirectory(nats, { app: app.name, log, onChange: () => remote?.sync() }) : undefined;
 const remote = directory
   ? new RemoteNodes({
       nodes: () => directory.nodes(),

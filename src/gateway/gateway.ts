@@ -32,11 +32,13 @@ export interface GatewayOptions {
    * A second listener, for other nodes' gateways: mutual TLS with the cluster's certificates
    * (`tls.clientCa`), so whoever reaches it without one is refused in the handshake.
    */
-  nodeListener?: { port: number; tls: TlsSettings };
+  nodeListener?: {
+    port: number;
+    tls: TlsSettings;
+    /** This node's name among the others, which its part of a sticky cookie starts with. */
+    nodeId: string;
+  };
 }
-
-/** A node listener's peers proved in the handshake that they are nodes: their forwarded headers hold. */
-const EVERY_PEER = new TrustedProxies(['0.0.0.0/0', '::/0']);
 
 const healthChannel = diagnostics_channel.channel('cleave:upstream:health');
 
@@ -74,18 +76,20 @@ export class Gateway {
     this.cache = config.CLEAVE_CACHE ? responseCacheOf(config) : undefined;
     const cache = this.cache;
     /** One listener: the proxy and the upgrade proxy over this gateway's pools. */
-    const serverOn = (port: number, tls: TlsSettings | undefined, trusted: TrustedProxies, redirectHttpPort?: number) =>
-      new HttpServer({
+    const serverOn = (port: number, tls: TlsSettings | undefined, asNode?: string, redirectHttpPort?: number) => {
+      const peers = asNode === undefined ? {} : { asNode };
+      return new HttpServer({
         pipeline: createProxy({
           router,
           pools: this.pools,
           log,
-          trustedProxies: trusted,
+          trustedProxies,
+          ...peers,
           accessLog: config.CLEAVE_ACCESS_LOG,
           ...(cache ? { cache } : {}),
           ...(options.cacheGuards ? { cacheGuards: options.cacheGuards } : {}),
         }),
-        hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies: trusted }),
+        hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies, ...peers }),
         log,
         listen: { port, host: config.HOST },
         headersTimeoutMs: config.CLEAVE_HEADERS_TIMEOUT_MS,
@@ -93,14 +97,15 @@ export class Gateway {
         ...(tls ? { tls } : {}),
         ...(redirectHttpPort !== undefined ? { redirectHttpPort } : {}),
       });
+    };
     this.#server = serverOn(
       config.PORT,
       options.tls,
-      trustedProxies,
+      undefined,
       options.tls ? config.CLEAVE_HTTP_REDIRECT_PORT : undefined,
     );
     const node = options.nodeListener;
-    this.#nodeServer = node ? serverOn(node.port, node.tls, EVERY_PEER) : undefined;
+    this.#nodeServer = node ? serverOn(node.port, node.tls, node.nodeId) : undefined;
     healthChannel.subscribe(this.#healthListener);
   }
 

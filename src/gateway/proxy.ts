@@ -24,6 +24,7 @@ import type { RouteDefinition } from '../app/route.ts';
 import type { Authenticator } from '../http/auth.ts';
 import type { RateLimiter } from '../http/rate-limit.ts';
 import { writeCached } from '../cache/write-cached.ts';
+import { peersOf } from './peers.ts';
 
 export interface ProxyOptions {
   router: Router;
@@ -31,6 +32,8 @@ export interface ProxyOptions {
   log: Logger;
   /** Peers whose X-Forwarded-* are believed (and appended to); shared with the upgrade proxy. */
   trustedProxies: TrustedProxies;
+  /** A node listener's: this node's id. Its peers are other nodes' gateways (peers.ts). */
+  asNode?: string;
   /** Further replicas one request may try. @default 2 */
   maxRetries?: number;
   /**
@@ -56,7 +59,8 @@ const EXCHANGE = Symbol('cleave.gateway.exchange');
 type TrackedResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };
 
 export function createProxy(options: ProxyOptions): RequestPipeline {
-  const { router, pools, log, trustedProxies, cache } = options;
+  const { router, pools, log, cache } = options;
+  const { trustedProxies, appendPeer, affinity } = peersOf(options.trustedProxies, options.asNode);
   const accessLog = options.accessLog ?? true;
   const settings: ExchangeSettings = {
     log,
@@ -64,6 +68,7 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     responseTimeoutMs: options.responseTimeoutMs ?? 35_000,
     bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
     trustedProxies,
+    affinity,
     cache,
   };
 
@@ -153,7 +158,7 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     try {
       const pool = pools.get(exchange.service);
       if (!pool) throw new UpstreamUnavailableError(`no replica of ${exchange.service} is running`);
-      const headers = upstreamRequestHeaders(req, { requestId: exchange.requestId, trustedProxies });
+      const headers = upstreamRequestHeaders(req, { requestId: exchange.requestId, trustedProxies, appendPeer });
       exchange.start(pool, target, headers, hasBody(req));
     } catch (error) {
       exchange.tap?.abandon();

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import { TrustedProxies } from './forwarded.ts';
 import { stripResponseHopByHop } from './hop-by-hop.ts';
+import { peersOf } from './peers.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
 
 /** Just what upstreamRequestHeaders reads of a request. */
@@ -114,6 +115,14 @@ describe('upstreamRequestHeaders', () => {
     assert.deepEqual(seen['x-forwarded-for'], ['203.0.113.1, 10.0.0.2, 10.1.2.3']);
     assert.deepEqual(seen['x-forwarded-proto'], ['https']);
     assert.deepEqual(seen['x-forwarded-host'], ['shop.example']);
+  });
+
+  it("passes another node's gateway's X-Forwarded-For on as it came: the hop between nodes adds none", () => {
+    const req = fakeRequest(['X-Forwarded-For', '203.0.113.1, 10.0.0.2', 'X-Forwarded-Proto', 'https'], '10.9.0.7');
+    const { trustedProxies, appendPeer } = peersOf(nobody, 'b-1');
+    const seen = asObject(upstreamRequestHeaders(req, { requestId: 'r5', trustedProxies, appendPeer }));
+    assert.deepEqual(seen['x-forwarded-for'], ['203.0.113.1, 10.0.0.2']);
+    assert.deepEqual(seen['x-forwarded-proto'], ['https']);
   });
 
   it('keeps the upgrade for a WebSocket and sends one Host', () => {

@@ -25,6 +25,8 @@ const GATEWAY_OWNED = new Set([
 export interface UpstreamHeaderOptions {
   requestId: string;
   trustedProxies: TrustedProxies;
+  /** Add the peer's address to X-Forwarded-For; not when the peer is another node's gateway (peers.ts). @default true */
+  appendPeer?: boolean;
   /** Keep the upgrade: send `Connection: Upgrade` and the client's `Upgrade` (WebSocket). */
   upgrade?: boolean;
 }
@@ -61,7 +63,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: UpstreamHe
   }
   out.push(
     'x-forwarded-for',
-    forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`,
+    forwardedFor === undefined ? peer : options.appendPeer === false ? forwardedFor : `${forwardedFor}, ${peer}`,
     'x-forwarded-proto',
     forwardedProto ?? schemeOf(req),
   );

@@ -7,7 +7,7 @@
 // HTTP parser sits on this path; `agent: false` gives each upgrade its own connection, since a
 // tunnel takes the connection for good.
 
-import { request, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Candidates } from '../balancer/index.ts';
@@ -16,10 +16,11 @@ import { normalizeTarget } from '../http/path.ts';
 import { writeRawError } from '../http/raw-error.ts';
 import { requestIdOf } from '../http/request-id.ts';
 import type { Router } from '../http/router.ts';
-import type { ReplicaAddress } from '../upstream/replica.ts';
+import { requestTo } from '../upstream/cluster-tls.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import { affinitySetCookie, candidatesFor } from './affinity.ts';
+import { type Peers, peersOf } from './peers.ts';
 import { pickReplica } from '../upstream/pick.ts';
 import type { ServicePool, UpstreamPools } from '../upstream/pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
@@ -32,6 +33,8 @@ export interface UpgradeProxyOptions {
   pools: UpstreamPools;
   log: Logger;
   trustedProxies: TrustedProxies;
+  /** A node listener's: this node's id. Its peers are other nodes' gateways (peers.ts). */
+  asNode?: string;
   /** Longest wait for a replica's answer to the upgrade, connect included; past it 504. @default 10000 */
   responseTimeoutMs?: number;
   /** Further replicas one upgrade may try. @default 2 */
@@ -57,11 +60,13 @@ interface Upgrade {
 
 export class UpgradeProxy {
   readonly #options: UpgradeProxyOptions;
+  readonly #peers: Peers;
   readonly #tunnels = new Set<Tunnel>();
   #closing = false;
 
   constructor(options: UpgradeProxyOptions) {
     this.#options = options;
+    this.#peers = peersOf(options.trustedProxies, options.asNode);
   }
 
   /** Tunnels open now. */
@@ -83,17 +88,17 @@ export class UpgradeProxy {
     const pool = this.#options.pools.get(match.socket.service);
     if (!pool) return writeRawError(client, new UpstreamUnavailableError(`no replica of ${match.socket.service}`));
     const requestId = requestIdOf(req.headers['x-request-id']);
-    const { trustedProxies } = this.#options;
+    const { trustedProxies, appendPeer, affinity } = this.#peers;
     pool.budget.deposit();
     this.#attempt({
       req,
       client,
       head,
       pool,
-      candidates: candidatesFor(pool, req, trustedProxies),
+      candidates: candidatesFor(pool, req, trustedProxies, affinity),
       path: target.path,
       target: target.search === '' ? target.path : `${target.path}?${target.search}`,
-      headers: upstreamRequestHeaders(req, { requestId, trustedProxies, upgrade: true }),
+      headers: upstreamRequestHeaders(req, { requestId, trustedProxies, appendPeer, upgrade: true }),
       requestId,
       retries: 0,
       replicaId: '-',
@@ -123,8 +128,7 @@ export class UpgradeProxy {
     upgrade.replicaId = replica.id;
     const lease = replica.begin();
     const timeoutMs = this.#options.responseTimeoutMs ?? 10_000;
-    const outgoing = request({
-      ...addressOptions(replica.address),
+    const outgoing = requestTo(replica.address, this.#options.pools.clusterTls, {
       agent: false,
       method: 'GET',
       path: upgrade.target,
@@ -150,7 +154,7 @@ export class UpgradeProxy {
       this.#log(upgrade, response.statusCode ?? 101, replica.id);
       if (client.destroyed) return void upstream.destroy();
       // A socket-only service pins its clients with the 101: browsers keep a handshake's cookie.
-      const cookie = affinitySetCookie(upgrade.req, pool, replica.id);
+      const cookie = affinitySetCookie(upgrade.req, pool, replica, this.#peers.affinity);
       const tunnel = openTunnel(client, upgrade.head, response, upstream, upstreamHead, upgrade.requestId, cookie);
       this.#tunnels.add(tunnel);
       void tunnel.closed.then(() => this.#tunnels.delete(tunnel));
@@ -211,8 +215,4 @@ export class UpgradeProxy {
       'upgrade',
     );
   }
-}
-
-function addressOptions(address: ReplicaAddress): RequestOptions {
-  return 'socketPath' in address ? { socketPath: address.socketPath } : { host: address.host, port: address.port };
 }

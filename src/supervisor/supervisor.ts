@@ -78,15 +78,17 @@ export class Supervisor {
   /** The NATS every node shares, when set: this node's heartbeats and the others'. */
   #nats: NatsConnection | undefined;
   #nodes: NatsDirectory | undefined;
-  readonly #node = { id: nodeId(), startedAt: new Date().toISOString() };
+  readonly #node: { id: string; startedAt: string };
   /** Where the others reach this node: known once the gateway listens, read at each heartbeat. */
   #nodeAddress: string | undefined;
   /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
   readonly #unhealthy = new Map<string, NodeJS.Timeout>();
+  #announcing = false;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
     const { app, config } = options;
+    this.#node = { id: config.CLEAVE_NODE_ID ?? nodeId(), startedAt: new Date().toISOString() };
     this.#services = servicesOfThisNode(app, config);
     const floor = this.#services.reduce(
       (sum, service) => sum + this.#scaleOf(service).min + (service.tasks.size > 0 ? 1 : 0),
@@ -184,12 +186,18 @@ export class Supervisor {
         appModule,
         hub: this.#hub,
         log,
-        env: { ...env, ...gatewayStoreEnv },
+        // The gateway names this node in sticky cookies across nodes (gateway/affinity.ts).
+        env: { ...env, ...gatewayStoreEnv, CLEAVE_NODE_ID: this.#node.id },
         ...(out ? { out } : {}),
         onHealth: (service, id, healthy) => this.#healthChanged(service, id, healthy),
       });
     }
-    const registry = bothOf(this.#gateway, bothOf(this.#directory, this.#options.registry));
+    // The other nodes hear at once that a pool lost its last replica or got one back.
+    const announcer: ReplicaRegistry = { ready: () => this.#announce(), gone: () => this.#announce() };
+    const registry = bothOf(
+      this.#gateway,
+      bothOf(this.#directory, bothOf(this.#options.registry, this.#nats ? announcer : undefined)),
+    );
     for (const service of this.#services) {
       this.#pools.push(
         new ServicePool({
@@ -283,6 +291,16 @@ export class Supervisor {
       nodes: this.#nodes?.nodes() ?? [{ ...this.#nodeInfo(), lastSeen: new Date().toISOString(), self: true }],
       ...(this.#gateway?.cacheStats ? { cache: this.#gateway.cacheStats } : {}),
     };
+  }
+
+  /** One heartbeat now for any number of changes in this turn, once the pools counted them. */
+  #announce(): void {
+    if (this.#announcing) return;
+    this.#announcing = true;
+    setImmediate(() => {
+      this.#announcing = false;
+      this.#nodes?.announce();
+    });
   }
 
   /** This node as the others (and `cleave status`) see it. */

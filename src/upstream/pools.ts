@@ -9,6 +9,7 @@ import { balancerFor, type Balancer, type BalancerName, type Candidates } from '
 import type { Replica, ReplicaAddress } from './replica.ts';
 import { HealthProbes, type HealthProbeOptions } from './health-probes.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+import { clusterConnectOptions, type ClusterTls } from './cluster-tls.ts';
 
 // A replica loads it only once it calls another service.
 const undici = loadOnUse<typeof import('undici')>('undici');
@@ -34,7 +35,7 @@ export interface UpstreamPoolsOptions {
    * This node's certificate, key and the cluster's CA (PEM), shown to and checked of another
    * node's listener (a replica address with `tls`). Without them such a replica is unreachable.
    */
-  clusterTls?: { ca: string; cert: string; key: string };
+  clusterTls?: ClusterTls;
 }
 
 export class ServicePool {
@@ -109,6 +110,11 @@ export class UpstreamPools {
     this.#probes = options.healthProbes === false ? undefined : new HealthProbes(options.healthProbes);
   }
 
+  /** What this gateway shows another node's listener (UpgradeProxy dials them too). */
+  get clusterTls(): ClusterTls | undefined {
+    return this.#options.clusterTls;
+  }
+
   /** The service's pool, undefined while it has never had a replica. */
   get(service: string): ServicePool | undefined {
     return this.#pools.get(service);
@@ -173,15 +179,8 @@ function dispatcherFor(address: ReplicaAddress, options: UpstreamPoolsOptions): 
     return new (undici().Pool)('http://localhost', { ...common, socketPath: address.socketPath });
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   if (!address.tls) return new (undici().Pool)(`http://${host}:${address.port}`, common);
-  const tls = options.clusterTls;
   return new (undici().Pool)(`https://${host}:${address.port}`, {
     ...common,
-    connect: {
-      ...common.connect,
-      ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
-      // A node's certificate names the cluster, not a host (cluster/certificates.ts): the
-      // chain to the cluster's CA is the check.
-      checkServerIdentity: () => undefined,
-    },
+    connect: { ...common.connect, ...clusterConnectOptions(options.clusterTls) },
   });
 }

@@ -5,7 +5,17 @@
 // service. Balancers, probes, the retry rule and the cache treat these as any replica.
 
 import type { NodeStatus } from '../discovery/node.ts';
-import type { ReplicaAddress } from './replica.ts';
+import type { Replica, ReplicaAddress } from './replica.ts';
+
+/** The replica id of the node `nodeId` in a pool of another node's gateway. */
+export function remoteNodeId(nodeId: string): string {
+  return `node:${nodeId}`;
+}
+
+/** Whether `replica` is another node (its node listener), which picks a replica of its own. */
+export function isRemoteNode(replica: Replica): boolean {
+  return 'host' in replica.address && replica.address.tls === true;
+}
 
 export interface RemoteNodesOptions {
   /** The other nodes lately heard. */
@@ -45,7 +55,7 @@ export class RemoteNodes {
       if (node.self || node.nodeAddress === undefined) continue;
       for (const pool of node.pools) {
         if (pool.kind !== 'requests' || pool.ready === 0 || this.#options.here.has(pool.service)) continue;
-        const id = `node:${node.id}`;
+        const id = remoteNodeId(node.id);
         wanted.set(`${pool.service}\0${id}`, { service: pool.service, id, address: node.nodeAddress });
       }
     }

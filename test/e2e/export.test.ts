@@ -20,10 +20,12 @@ describe('cleave export k8s', { timeout: 60_000 }, () => {
       (document) => document.toJS() as { kind: string; metadata: { name: string } } | null,
     );
     const objects = documents.filter((document) => document !== null);
-    assert.equal(objects.filter((object) => object.kind === 'Deployment').length, 4);
+    // One per service, and the gateway's.
+    assert.equal(objects.filter((object) => object.kind === 'Deployment').length, 5);
     assert.equal(objects[0]?.kind, 'ConfigMap');
     assert.match(stdout, /CLEAVE_AUTOSCALE: "off"/);
     assert.match(stdout, /^# .*Secret forum-secrets/m);
+    assert.match(stdout, /^# .*Secret forum-cluster/m);
   });
 
   it('says in one line what is missing', async () => {

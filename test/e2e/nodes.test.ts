@@ -75,6 +75,11 @@ const client = `2001:db8:${randomBytes(6).toString('hex').match(/..../g)!.join('
 
 /** A new account, signed in on `node`: its session cookie. */
 async function signedUp(node: CleaveProcess): Promise<string> {
+  return (await signedUpAs(node)).cookie;
+}
+
+/** A new account, signed up and signed in through `node`: its name and session cookie. */
+async function signedUpAs(node: CleaveProcess): Promise<{ username: string; cookie: string }> {
   const account = { username: `u${randomInt(1e9)}`, password: 'correct horse' };
   assert.equal((await send(node.url, '/api/signup', { method: 'POST', body: account })).status, 201);
   const login = await fetch(`${node.url}/api/login`, {
@@ -83,7 +88,7 @@ async function signedUp(node: CleaveProcess): Promise<string> {
     body: JSON.stringify(account),
   });
   assert.equal(login.status, 200);
-  return login.headers.get('set-cookie')!.split(';')[0]!;
+  return { username: account.username, cookie: login.headers.get('set-cookie')!.split(';')[0]! };
 }
 
 function pick(object: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
@@ -105,99 +110,99 @@ async function send(base: string, path: string, init: { method?: string; body?: 
 
 const where = notAsHosts ? `two ports of this host (${notAsHosts})` : 'two hosts (network namespaces)';
 
+let lan: Lan | undefined;
+/** Where each node runs: a host of its own, or this one. */
+let hostOf: { a: Partial<Host>; b: Partial<Host> } = { a: {}, b: {} };
+let env: Record<string, string>;
+/** B reaches NATS through it: the test takes NATS away from B and gives it back. */
+let natsForB: { relay: CutProxy; url: string };
+const relays: CutProxy[] = [];
+/** The cluster's certificates: each node serves the others on a mutual-TLS listener with its own. */
+const cluster = {
+  dir: '',
+  env: { a: {}, b: {} } as Record<'a' | 'b', Record<string, string>>,
+  a: { ca: '', cert: '', key: '' },
+};
+
+/**
+ * A node's `cleave start`, on its host, running the services `only` names (all without it);
+ * a host's every port is free, 3101 is A's, 3102 B's. B reaches NATS through its relay, and
+ * runs one replica per pool whatever the app's scale says (as a Kubernetes pod does).
+ */
+const startNode = (node: 'a' | 'b', only?: string) =>
+  startCleave(
+    ['start', 'examples/forum', ...(only ? ['--only', only] : [])],
+    {
+      ...env,
+      ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}),
+      // Each node's gateway also listens for the other's, with its own certificate.
+      CLEAVE_NODE_PORT: '0',
+      ...cluster.env[node],
+      ...(node === 'b' ? { CLEAVE_POOL_REPLICAS: '1', CLEAVE_NATS_URL: natsForB.url } : {}),
+    },
+    30_000,
+    hostOf[node],
+  );
+
+before(async () => {
+  cluster.dir = await mkdtemp(join(tmpdir(), 'cleave-cluster-'));
+  for (const node of ['a', 'b'] as const) {
+    const files = await makeClusterCertificates(cluster.dir, { node });
+    cluster.env[node] = {
+      CLEAVE_CLUSTER_CA: files.ca,
+      CLEAVE_CLUSTER_CERT: files.cert,
+      CLEAVE_CLUSTER_KEY: files.key,
+    };
+  }
+  cluster.a = {
+    ca: await readFile(join(cluster.dir, 'ca.crt'), 'utf8'),
+    cert: await readFile(join(cluster.dir, 'a.crt'), 'utf8'),
+    key: await readFile(join(cluster.dir, 'a.key'), 'utf8'),
+  };
+  lan = notAsHosts ? undefined : makeLan(2);
+  const servers = lan?.serversAddress ?? '127.0.0.1';
+  /** `url`'s server as the nodes reach it: through a relay on the servers' address. */
+  const relayed = async (url: string, defaultPort: number): Promise<{ relay: CutProxy; url: string }> => {
+    const target = new URL(url);
+    const relay = await startCutProxy({ host: target.hostname, port: Number(target.port || defaultPort) }, servers);
+    relays.push(relay);
+    target.hostname = servers;
+    target.port = String(relay.port);
+    return { relay, url: target.href };
+  };
+  // On one host the servers are reached as they are; only B's NATS goes through a relay.
+  const reach = async (url: string, defaultPort: number) => (lan ? (await relayed(url, defaultPort)).url : url);
+  env = {
+    CLEAVE_STORE: await reach(database.url, 5432),
+    CLEAVE_REDIS_URL: await reach(REDIS_URL, 6379),
+    CLEAVE_NATS_URL: await reach(NATS_URL, 4222),
+    CLEAVE_SECRET: SECRET,
+    CLEAVE_AUTOSCALE: 'false',
+    // Behind the user's load balancer: the client's address comes in X-Forwarded-For.
+    CLEAVE_TRUSTED_PROXIES: ['127.0.0.1', '::1', ...(lan ? [servers] : [])].join(','),
+    FORUM_STATS_SCHEDULE: '* * * * * *',
+    LOG_LEVEL: 'debug',
+  };
+  natsForB = await relayed(NATS_URL, 4222);
+  if (lan) hostOf = { a: lan.hosts[0]!, b: lan.hosts[1]! };
+});
+after(async () => {
+  for (const relay of relays) await relay.close();
+  lan?.remove();
+  if (cluster.dir) await rm(cluster.dir, { recursive: true, force: true });
+});
+
 describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, { timeout: 120_000 }, () => {
   let a: CleaveProcess;
   let b: CleaveProcess;
-  let lan: Lan | undefined;
-  /** Where each node runs: a host of its own, or this one. */
-  let hostOf: { a: Partial<Host>; b: Partial<Host> } = { a: {}, b: {} };
-  let env: Record<string, string>;
-  /** B reaches NATS through it: the test takes NATS away from B and gives it back. */
-  let natsForB: CutProxy;
-  const relays: CutProxy[] = [];
-  /** The cluster's certificates: B serves other nodes on a mutual-TLS listener with its own. */
-  const cluster = {
-    dir: '',
-    env: { a: {}, b: {} } as Record<'a' | 'b', Record<string, string>>,
-    a: { ca: '', cert: '', key: '' },
-  };
 
-  /**
-   * A node's `cleave start`, on its host; a host's every port is free, 3101 is A's, 3102 B's.
-   * A runs every service; B all but the static pages (`--only`), which are A's alone, and
-   * one replica per pool whatever the app's scale says (as a Kubernetes pod does).
-   */
-  const startNode = (node: 'a' | 'b', extra: Record<string, string> = {}) =>
-    startCleave(
-      ['start', 'examples/forum', ...(node === 'b' ? ['--only', 'auth,posts,chat'] : [])],
-      {
-        ...env,
-        ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}),
-        // Each node's gateway also listens for the other's, with its own certificate.
-        CLEAVE_NODE_PORT: '0',
-        ...cluster.env[node],
-        ...(node === 'b' ? { CLEAVE_POOL_REPLICAS: '1' } : {}),
-        ...extra,
-      },
-      30_000,
-      hostOf[node],
-    );
-
+  // A runs every service; B all but the static pages, which are A's alone.
   before(async () => {
-    cluster.dir = await mkdtemp(join(tmpdir(), 'cleave-cluster-'));
-    for (const node of ['a', 'b'] as const) {
-      const files = await makeClusterCertificates(cluster.dir, { node });
-      cluster.env[node] = {
-        CLEAVE_CLUSTER_CA: files.ca,
-        CLEAVE_CLUSTER_CERT: files.cert,
-        CLEAVE_CLUSTER_KEY: files.key,
-      };
-    }
-    const aFiles = {
-      ca: join(cluster.dir, 'ca.crt'),
-      cert: join(cluster.dir, 'a.crt'),
-      key: join(cluster.dir, 'a.key'),
-    };
-    cluster.a = {
-      ca: await readFile(aFiles.ca, 'utf8'),
-      cert: await readFile(aFiles.cert, 'utf8'),
-      key: await readFile(aFiles.key, 'utf8'),
-    };
-    lan = notAsHosts ? undefined : makeLan(2);
-    const servers = lan?.serversAddress ?? '127.0.0.1';
-    /** `url`'s server as the nodes reach it: through a relay on the servers' address. */
-    const relayed = async (url: string, defaultPort: number): Promise<{ relay: CutProxy; url: string }> => {
-      const target = new URL(url);
-      const relay = await startCutProxy({ host: target.hostname, port: Number(target.port || defaultPort) }, servers);
-      relays.push(relay);
-      target.hostname = servers;
-      target.port = String(relay.port);
-      return { relay, url: target.href };
-    };
-    // On one host the servers are reached as they are; only B's NATS goes through a relay.
-    const reach = async (url: string, defaultPort: number) => (lan ? (await relayed(url, defaultPort)).url : url);
-    env = {
-      CLEAVE_STORE: await reach(database.url, 5432),
-      CLEAVE_REDIS_URL: await reach(REDIS_URL, 6379),
-      CLEAVE_NATS_URL: await reach(NATS_URL, 4222),
-      CLEAVE_SECRET: SECRET,
-      CLEAVE_AUTOSCALE: 'false',
-      // Behind the user's load balancer: the client's address comes in X-Forwarded-For.
-      CLEAVE_TRUSTED_PROXIES: ['127.0.0.1', '::1', ...(lan ? [servers] : [])].join(','),
-      FORUM_STATS_SCHEDULE: '* * * * * *',
-      LOG_LEVEL: 'debug',
-    };
-    const forB = await relayed(NATS_URL, 4222);
-    natsForB = forB.relay;
-    if (lan) hostOf = { a: lan.hosts[0]!, b: lan.hosts[1]! };
     // At once: both make the same schemas, which must not race.
-    [a, b] = await Promise.all([startNode('a'), startNode('b', { CLEAVE_NATS_URL: forB.url })]);
+    [a, b] = await Promise.all([startNode('a'), startNode('b', 'auth,posts,chat')]);
   });
   after(async () => {
     await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
-    for (const relay of relays) await relay.close();
-    lan?.remove();
-    if (cluster.dir) await rm(cluster.dir, { recursive: true, force: true });
   });
 
   it('signs up on one node and logs in on the other; a post written on either is read on both', async () => {
@@ -283,11 +288,11 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
     });
     try {
       const outageLines = () => b.logs.filter((line) => String(line.msg).startsWith('NATS unreachable')).length;
-      await natsForB.cut();
+      await natsForB.relay.cut();
       await until(() => (outageLines() > 0 ? true : undefined), 5000, 'B notices NATS is gone');
       // Its store and counters are elsewhere: B goes on answering.
       assert.equal((await send(b.url, '/api/stats', { cookie })).status, 200);
-      await natsForB.restore();
+      await natsForB.relay.restore();
       // Events are at most once: what A sends while B reconnects may be lost. Each try is new.
       await until(
         async () => {
@@ -514,6 +519,137 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
     const written = await send(a.url, '/api/posts', { method: 'POST', body: { text: 'after the restart' }, cookie });
     assert.equal(written.status, 201);
     assert.equal((await send(b.url, `/api/posts/${written.body.id}`, { cookie })).body.text, 'after the restart');
+  });
+});
+
+// Issue 14's proof: the forum split by service over the two nodes, one gateway in front, as a
+// team puts its login's hashing on one kind of machine and its posts on another.
+describe(`the forum split by service: A runs web, auth and chat, B posts: ${where}`, { timeout: 90_000 }, () => {
+  let a: CleaveProcess;
+  let b: CleaveProcess;
+  /** B's node id, as A's gateway names B's listener in its pools and logs: `node:<id>`. */
+  let bNode: string;
+
+  before(async () => {
+    [a, b] = await Promise.all([startNode('a', 'web,auth,chat'), startNode('b', 'posts')]);
+    bNode = `node:${(await fetchStatus(b.port)).nodes[0]!.id}`;
+    // A hears B's heartbeat (posts ready) within a second of B's start.
+    await until(
+      async () => ((await fetch(`${a.url}/api/stats`)).status === 200 ? true : undefined),
+      5000,
+      "posts through A, on B's replica",
+      100,
+    );
+  });
+  after(async () => {
+    await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
+  });
+
+  it("serves the whole forum through A: sign-up, login, posts on B (whose call reaches A's auth), chat and live push", async () => {
+    const { username, cookie } = await signedUpAs(a);
+    // One socket through A (chat runs there), one through B: B runs no chat, so its gateway
+    // tunnels the upgrade to A's node listener over mutual TLS.
+    const throughA = await openSocket(`${a.url.replace('http', 'ws')}/ws/chat`, { cookie });
+    const throughB = await openSocket(`${b.url.replace('http', 'ws')}/ws/chat`);
+    try {
+      await sleep(200); // each chat replica's subscription reaches NATS
+      const post = await fetch(`${a.url}/api/posts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'post-through-a', cookie },
+        body: JSON.stringify({ text: 'split by service' }),
+      });
+      assert.equal(post.status, 201);
+      const created = (await post.json()) as { id: string; author: { username: string } };
+      // posts asked auth who the author is: a call from B's posts to A's auth.
+      assert.equal(created.author.username, username);
+      // post.created, emitted on B, pushed by A's chat to both sockets.
+      for (const socket of [throughA, throughB]) {
+        const message = (await socket.next()) as { type: string; post: { id: string } };
+        assert.equal(message.type, 'post');
+        assert.equal(message.post.id, created.id);
+      }
+      throughB.ws.send(JSON.stringify({ type: 'chat', text: 'hello through B' }));
+      for (const socket of [throughA, throughB]) {
+        assert.deepEqual(pick((await socket.next()) as Record<string, unknown>, 'type', 'text'), {
+          type: 'chat',
+          text: 'hello through B',
+        });
+      }
+      assert.equal((await send(a.url, `/api/posts/${created.id}`)).body.text, 'split by service');
+      // A's gateway sent the write to B's listener; B's posts replica ran it.
+      await until(
+        () => {
+          const atA = a.logs.find(
+            (line) => line.requestId === 'post-through-a' && line.msg === 'request' && line.replica !== undefined,
+          );
+          const atB = b.logs.find((line) => line.requestId === 'post-through-a' && line.service === 'posts');
+          return atA && atB ? atA : undefined;
+        },
+        3000,
+        "the write in both nodes' logs",
+      ).then((line) => assert.equal(line.replica, bNode));
+    } finally {
+      throughA.close();
+      throughB.close();
+    }
+  });
+
+  it("answers only 502/504 with a request id while B's one posts replica is dead, and nothing but 200 once it is back", async () => {
+    const postsOfB = () => childPids(b.child.pid!).filter((pid) => titleOf(pid) === 'cleave posts#1');
+    const [victim] = postsOfB();
+    assert.ok(victim, "B's posts replica");
+    interface Outcome {
+      sentAt: number;
+      answeredAt: number;
+      status: number;
+      header: string | null;
+      requestId: string | undefined;
+    }
+    const outcomes: Outcome[] = [];
+    let loading = true;
+    // Four readers of posts' stats through A, as fast as answers come; each request from an
+    // address of its own, as many clients' would be (one client's would be rate limited).
+    const clients = Array.from({ length: 4 }, async () => {
+      while (loading) {
+        const sentAt = performance.now();
+        const from = `2001:db8:${randomBytes(6).toString('hex').match(/..../g)!.join(':')}::2`;
+        const response = await fetch(`${a.url}/api/stats`, { headers: { 'x-forwarded-for': from } });
+        const body = (await response.json()) as Answer;
+        outcomes.push({
+          sentAt,
+          answeredAt: performance.now(),
+          status: response.status,
+          header: response.headers.get('x-request-id'),
+          requestId: body.error?.requestId,
+        });
+      }
+    });
+    await sleep(500);
+    const killedAt = performance.now();
+    process.kill(victim, 'SIGKILL');
+    // B's supervisor starts another; answers come from it once B's gateway has it.
+    const back = await until(
+      () => outcomes.find((outcome) => outcome.sentAt > killedAt && outcome.status === 200),
+      15_000,
+      'a 200 after the kill',
+      50,
+    );
+    await sleep(1000);
+    loading = false;
+    await Promise.all(clients);
+    assert.ok(
+      postsOfB().some((pid) => pid !== victim),
+      'B restarted its posts replica',
+    );
+    const failed = outcomes.filter((outcome) => outcome.status !== 200);
+    for (const outcome of failed) {
+      assert.ok([502, 504].includes(outcome.status), `answered ${outcome.status}`);
+      assert.ok(outcome.requestId && outcome.requestId === outcome.header, 'the error names its request id');
+      assert.ok(outcome.answeredAt > killedAt, 'no error before the kill');
+      assert.ok(outcome.sentAt < back.answeredAt, 'no error once a replica answered again');
+    }
+    const after = outcomes.filter((outcome) => outcome.sentAt > back.answeredAt);
+    assert.ok(after.length >= 20, `${after.length} answers after the restart`);
   });
 });
 
