@@ -79,8 +79,11 @@ export class Supervisor {
   #nats: NatsConnection | undefined;
   #nodes: NatsDirectory | undefined;
   readonly #node: { id: string; startedAt: string };
-  /** Where the others reach this node: known once the gateway listens, read at each heartbeat. */
-  #nodeAddress: string | undefined;
+  /**
+   * Where the others reach this node's gateway and its node listener (both bound to one host):
+   * known once the gateway listens, read at each heartbeat.
+   */
+  #reachable: { address: string; nodeAddress?: string } | undefined;
   /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
   readonly #unhealthy = new Map<string, NodeJS.Timeout>();
   #announcing = false;
@@ -232,7 +235,11 @@ export class Supervisor {
     }
     this.#gateway?.open();
     this.#address = await listening;
-    this.#nodeAddress = nodeAddress(this.#address?.port);
+    const bound = this.#address;
+    this.#reachable = bound && {
+      address: reachableAddress(bound.host, bound.port),
+      ...(bound.nodePort === undefined ? {} : { nodeAddress: reachableAddress(bound.host, bound.nodePort) }),
+    };
     if (this.#address) {
       this.#admin = new AdminServer(this.#address.port, () => this.status());
       await this.#admin.listen();
@@ -307,10 +314,8 @@ export class Supervisor {
   #nodeInfo(): NodeInfo {
     return {
       ...this.#node,
-      address: this.#nodeAddress ?? nodeAddress(this.#address?.port),
-      ...(this.#address?.nodePort === undefined
-        ? {}
-        : { nodeAddress: reachableAddress(this.#options.config.HOST, this.#address.nodePort) }),
+      // A node without a gateway (none yet, or none at all) is named by its machine's address.
+      ...(this.#reachable ?? { address: nodeAddress(undefined) }),
       pid: process.pid,
       pools: [
         ...this.#pools.map((pool) => ({

@@ -63,10 +63,6 @@ interface Answer {
 }
 
 let database: TestDatabase;
-before(async () => {
-  database = await createTestDatabase('nodes');
-});
-after(() => database.drop());
 
 // Counts in Redis outlive a run (a failed login is remembered a day) and CI runs this file
 // once per Node version: each run is a client of its own, a random address of the IPv6
@@ -110,9 +106,10 @@ async function send(base: string, path: string, init: { method?: string; body?: 
 
 const where = notAsHosts ? `two ports of this host (${notAsHosts})` : 'two hosts (network namespaces)';
 
+type Node = 'a' | 'b' | 'c';
 let lan: Lan | undefined;
 /** Where each node runs: a host of its own, or this one. */
-let hostOf: { a: Partial<Host>; b: Partial<Host> } = { a: {}, b: {} };
+let hostOf: Record<Node, Partial<Host>> = { a: {}, b: {}, c: {} };
 let env: Record<string, string>;
 /** B reaches NATS through it: the test takes NATS away from B and gives it back. */
 let natsForB: { relay: CutProxy; url: string };
@@ -120,21 +117,21 @@ const relays: CutProxy[] = [];
 /** The cluster's certificates: each node serves the others on a mutual-TLS listener with its own. */
 const cluster = {
   dir: '',
-  env: { a: {}, b: {} } as Record<'a' | 'b', Record<string, string>>,
+  env: { a: {}, b: {}, c: {} } as Record<Node, Record<string, string>>,
   a: { ca: '', cert: '', key: '' },
 };
 
 /**
- * A node's `cleave start`, on its host, running the services `only` names (all without it);
- * a host's every port is free, 3101 is A's, 3102 B's. B reaches NATS through its relay, and
- * runs one replica per pool whatever the app's scale says (as a Kubernetes pod does).
+ * A node's `cleave start`, on its host, with `flags` (`--only posts`; none: every service); a
+ * host's every port is free, 3101 is A's, 3102 B's, 3103 C's. B reaches NATS through its
+ * relay, and runs one replica per pool whatever the app's scale says (as a Kubernetes pod does).
  */
-const startNode = (node: 'a' | 'b', only?: string) =>
+const startNode = (node: Node, ...flags: string[]) =>
   startCleave(
-    ['start', 'examples/forum', ...(only ? ['--only', only] : [])],
+    ['start', 'examples/forum', ...flags],
     {
       ...env,
-      ...(lan ? { PORT: node === 'a' ? '3101' : '3102' } : {}),
+      ...(lan ? { PORT: { a: '3101', b: '3102', c: '3103' }[node] } : {}),
       // Each node's gateway also listens for the other's, with its own certificate.
       CLEAVE_NODE_PORT: '0',
       ...cluster.env[node],
@@ -144,9 +141,11 @@ const startNode = (node: 'a' | 'b', only?: string) =>
     hostOf[node],
   );
 
+// One hook each way: Node 24 does not wait for one file-level hook before it runs the next.
 before(async () => {
+  database = await createTestDatabase('nodes');
   cluster.dir = await mkdtemp(join(tmpdir(), 'cleave-cluster-'));
-  for (const node of ['a', 'b'] as const) {
+  for (const node of ['a', 'b', 'c'] as const) {
     const files = await makeClusterCertificates(cluster.dir, { node });
     cluster.env[node] = {
       CLEAVE_CLUSTER_CA: files.ca,
@@ -159,7 +158,7 @@ before(async () => {
     cert: await readFile(join(cluster.dir, 'a.crt'), 'utf8'),
     key: await readFile(join(cluster.dir, 'a.key'), 'utf8'),
   };
-  lan = notAsHosts ? undefined : makeLan(2);
+  lan = notAsHosts ? undefined : makeLan(3);
   const servers = lan?.serversAddress ?? '127.0.0.1';
   /** `url`'s server as the nodes reach it: through a relay on the servers' address. */
   const relayed = async (url: string, defaultPort: number): Promise<{ relay: CutProxy; url: string }> => {
@@ -184,12 +183,13 @@ before(async () => {
     LOG_LEVEL: 'debug',
   };
   natsForB = await relayed(NATS_URL, 4222);
-  if (lan) hostOf = { a: lan.hosts[0]!, b: lan.hosts[1]! };
+  if (lan) hostOf = { a: lan.hosts[0]!, b: lan.hosts[1]!, c: lan.hosts[2]! };
 });
 after(async () => {
   for (const relay of relays) await relay.close();
   lan?.remove();
   if (cluster.dir) await rm(cluster.dir, { recursive: true, force: true });
+  await database?.drop();
 });
 
 describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, { timeout: 120_000 }, () => {
@@ -199,7 +199,7 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
   // A runs every service; B all but the static pages, which are A's alone.
   before(async () => {
     // At once: both make the same schemas, which must not race.
-    [a, b] = await Promise.all([startNode('a'), startNode('b', 'auth,posts,chat')]);
+    [a, b] = await Promise.all([startNode('a'), startNode('b', '--only', 'auth,posts,chat')]);
   });
   after(async () => {
     await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
@@ -524,134 +524,171 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
 
 // Issue 14's proof: the forum split by service over the two nodes, one gateway in front, as a
 // team puts its login's hashing on one kind of machine and its posts on another.
-describe(`the forum split by service: A runs web, auth and chat, B posts: ${where}`, { timeout: 90_000 }, () => {
-  let a: CleaveProcess;
-  let b: CleaveProcess;
-  /** B's node id, as A's gateway names B's listener in its pools and logs: `node:<id>`. */
-  let bNode: string;
+describe(
+  `the forum split by service: A runs web, auth and chat, B posts, C a gateway: ${where}`,
+  { timeout: 90_000 },
+  () => {
+    let a: CleaveProcess;
+    let b: CleaveProcess;
+    /** A gateway alone, as cleave export k8s makes the gateway's pods. */
+    let c: CleaveProcess;
+    /** B's node id, as A's gateway names B's listener in its pools and logs: `node:<id>`. */
+    let bNode: string;
 
-  before(async () => {
-    [a, b] = await Promise.all([startNode('a', 'web,auth,chat'), startNode('b', 'posts')]);
-    bNode = `node:${(await fetchStatus(b.port)).nodes[0]!.id}`;
-    // A hears B's heartbeat (posts ready) within a second of B's start.
-    await until(
-      async () => ((await fetch(`${a.url}/api/stats`)).status === 200 ? true : undefined),
-      5000,
-      "posts through A, on B's replica",
-      100,
-    );
-  });
-  after(async () => {
-    await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
-  });
-
-  it("serves the whole forum through A: sign-up, login, posts on B (whose call reaches A's auth), chat and live push", async () => {
-    const { username, cookie } = await signedUpAs(a);
-    // One socket through A (chat runs there), one through B: B runs no chat, so its gateway
-    // tunnels the upgrade to A's node listener over mutual TLS.
-    const throughA = await openSocket(`${a.url.replace('http', 'ws')}/ws/chat`, { cookie });
-    const throughB = await openSocket(`${b.url.replace('http', 'ws')}/ws/chat`);
-    try {
-      await sleep(200); // each chat replica's subscription reaches NATS
-      const post = await fetch(`${a.url}/api/posts`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-request-id': 'post-through-a', cookie },
-        body: JSON.stringify({ text: 'split by service' }),
-      });
-      assert.equal(post.status, 201);
-      const created = (await post.json()) as { id: string; author: { username: string } };
-      // posts asked auth who the author is: a call from B's posts to A's auth.
-      assert.equal(created.author.username, username);
-      // post.created, emitted on B, pushed by A's chat to both sockets.
-      for (const socket of [throughA, throughB]) {
-        const message = (await socket.next()) as { type: string; post: { id: string } };
-        assert.equal(message.type, 'post');
-        assert.equal(message.post.id, created.id);
-      }
-      throughB.ws.send(JSON.stringify({ type: 'chat', text: 'hello through B' }));
-      for (const socket of [throughA, throughB]) {
-        assert.deepEqual(pick((await socket.next()) as Record<string, unknown>, 'type', 'text'), {
-          type: 'chat',
-          text: 'hello through B',
-        });
-      }
-      assert.equal((await send(a.url, `/api/posts/${created.id}`)).body.text, 'split by service');
-      // A's gateway sent the write to B's listener; B's posts replica ran it.
-      await until(
-        () => {
-          const atA = a.logs.find(
-            (line) => line.requestId === 'post-through-a' && line.msg === 'request' && line.replica !== undefined,
-          );
-          const atB = b.logs.find((line) => line.requestId === 'post-through-a' && line.service === 'posts');
-          return atA && atB ? atA : undefined;
-        },
-        3000,
-        "the write in both nodes' logs",
-      ).then((line) => assert.equal(line.replica, bNode));
-    } finally {
-      throughA.close();
-      throughB.close();
-    }
-  });
-
-  it("answers only 502/504 with a request id while B's one posts replica is dead, and nothing but 200 once it is back", async () => {
-    const postsOfB = () => childPids(b.child.pid!).filter((pid) => titleOf(pid) === 'cleave posts#1');
-    const [victim] = postsOfB();
-    assert.ok(victim, "B's posts replica");
-    interface Outcome {
-      sentAt: number;
-      answeredAt: number;
-      status: number;
-      header: string | null;
-      requestId: string | undefined;
-    }
-    const outcomes: Outcome[] = [];
-    let loading = true;
-    // Four readers of posts' stats through A, as fast as answers come; each request from an
-    // address of its own, as many clients' would be (one client's would be rate limited).
-    const clients = Array.from({ length: 4 }, async () => {
-      while (loading) {
-        const sentAt = performance.now();
-        const from = `2001:db8:${randomBytes(6).toString('hex').match(/..../g)!.join(':')}::2`;
-        const response = await fetch(`${a.url}/api/stats`, { headers: { 'x-forwarded-for': from } });
-        const body = (await response.json()) as Answer;
-        outcomes.push({
-          sentAt,
-          answeredAt: performance.now(),
-          status: response.status,
-          header: response.headers.get('x-request-id'),
-          requestId: body.error?.requestId,
-        });
+    before(async () => {
+      [a, b, c] = await Promise.all([
+        startNode('a', '--only', 'web,auth,chat'),
+        startNode('b', '--only', 'posts'),
+        startNode('c', '--gateway-only'),
+      ]);
+      bNode = `node:${(await fetchStatus(b.port)).nodes[0]!.id}`;
+      // A hears B's heartbeat (posts ready) within a second of B's start.
+      // Each node hears the others' heartbeats (every pool ready) within a second of their start.
+      for (const [node, path] of [
+        [a, '/api/stats'],
+        [b, '/'],
+        [c, '/api/stats'],
+        [c, '/'],
+      ] as const) {
+        await until(
+          async () => ((await fetch(`${node.url}${path}`)).status === 200 ? true : undefined),
+          5000,
+          `${path} through ${node.url}`,
+          100,
+        );
       }
     });
-    await sleep(500);
-    const killedAt = performance.now();
-    process.kill(victim, 'SIGKILL');
-    // B's supervisor starts another; answers come from it once B's gateway has it.
-    const back = await until(
-      () => outcomes.find((outcome) => outcome.sentAt > killedAt && outcome.status === 200),
-      15_000,
-      'a 200 after the kill',
-      50,
-    );
-    await sleep(1000);
-    loading = false;
-    await Promise.all(clients);
-    assert.ok(
-      postsOfB().some((pid) => pid !== victim),
-      'B restarted its posts replica',
-    );
-    const failed = outcomes.filter((outcome) => outcome.status !== 200);
-    for (const outcome of failed) {
-      assert.ok([502, 504].includes(outcome.status), `answered ${outcome.status}`);
-      assert.ok(outcome.requestId && outcome.requestId === outcome.header, 'the error names its request id');
-      assert.ok(outcome.answeredAt > killedAt, 'no error before the kill');
-      assert.ok(outcome.sentAt < back.answeredAt, 'no error once a replica answered again');
-    }
-    const after = outcomes.filter((outcome) => outcome.sentAt > back.answeredAt);
-    assert.ok(after.length >= 20, `${after.length} answers after the restart`);
-  });
-});
+    after(async () => {
+      await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b), c && stopLeavingNothing(c)]);
+    });
+
+    it("serves the whole forum through A: sign-up, login, posts on B (whose call reaches A's auth), chat and live push", async () => {
+      const { username, cookie } = await signedUpAs(a);
+      // One socket through A (chat runs there), one through B: B runs no chat, so its gateway
+      // tunnels the upgrade to A's node listener over mutual TLS.
+      const throughA = await openSocket(`${a.url.replace('http', 'ws')}/ws/chat`, { cookie });
+      const throughB = await openSocket(`${b.url.replace('http', 'ws')}/ws/chat`);
+      try {
+        await sleep(200); // each chat replica's subscription reaches NATS
+        const post = await fetch(`${a.url}/api/posts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': 'post-through-a', cookie },
+          body: JSON.stringify({ text: 'split by service' }),
+        });
+        assert.equal(post.status, 201);
+        const created = (await post.json()) as { id: string; author: { username: string } };
+        // posts asked auth who the author is: a call from B's posts to A's auth.
+        assert.equal(created.author.username, username);
+        // post.created, emitted on B, pushed by A's chat to both sockets.
+        for (const socket of [throughA, throughB]) {
+          const message = (await socket.next()) as { type: string; post: { id: string } };
+          assert.equal(message.type, 'post');
+          assert.equal(message.post.id, created.id);
+        }
+        throughB.ws.send(JSON.stringify({ type: 'chat', text: 'hello through B' }));
+        for (const socket of [throughA, throughB]) {
+          assert.deepEqual(pick((await socket.next()) as Record<string, unknown>, 'type', 'text'), {
+            type: 'chat',
+            text: 'hello through B',
+          });
+        }
+        assert.equal((await send(a.url, `/api/posts/${created.id}`)).body.text, 'split by service');
+        // A's gateway sent the write to B's listener; B's posts replica ran it.
+        await until(
+          () => {
+            const atA = a.logs.find(
+              (line) => line.requestId === 'post-through-a' && line.msg === 'request' && line.replica !== undefined,
+            );
+            const atB = b.logs.find((line) => line.requestId === 'post-through-a' && line.service === 'posts');
+            return atA && atB ? atA : undefined;
+          },
+          3000,
+          "the write in both nodes' logs",
+        ).then((line) => assert.equal(line.replica, bNode));
+      } finally {
+        throughA.close();
+        throughB.close();
+      }
+    });
+
+    it('serves the forum through C, a node running only a gateway: sign-up on A, posts on B, chat on A', async () => {
+      assert.deepEqual((await fetchStatus(c.port)).nodes[0]!.pools, [], 'C runs no pool');
+      const page = await fetch(`${c.url}/`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+      const cookie = await signedUp(c);
+      const socket = await openSocket(`${c.url.replace('http', 'ws')}/ws/chat`, { cookie });
+      try {
+        await sleep(200); // the chat replica's subscription reaches NATS
+        const created = await send(c.url, '/api/posts', { method: 'POST', body: { text: 'through C' }, cookie });
+        assert.equal(created.status, 201);
+        const message = (await socket.next()) as { type: string; post: { id: string } };
+        assert.deepEqual([message.type, message.post.id], ['post', created.body.id]);
+        assert.equal((await send(c.url, `/api/posts/${created.body.id}`)).body.text, 'through C');
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("answers only 502/504 with a request id while B's one posts replica is dead, and nothing but 200 once it is back", async () => {
+      const postsOfB = () => childPids(b.child.pid!).filter((pid) => titleOf(pid) === 'cleave posts#1');
+      const [victim] = postsOfB();
+      assert.ok(victim, "B's posts replica");
+      interface Outcome {
+        sentAt: number;
+        answeredAt: number;
+        status: number;
+        header: string | null;
+        requestId: string | undefined;
+      }
+      const outcomes: Outcome[] = [];
+      let loading = true;
+      // Four readers of posts' stats through A, as fast as answers come; each request from an
+      // address of its own, as many clients' would be (one client's would be rate limited).
+      const clients = Array.from({ length: 4 }, async () => {
+        while (loading) {
+          const sentAt = performance.now();
+          const from = `2001:db8:${randomBytes(6).toString('hex').match(/..../g)!.join(':')}::2`;
+          const response = await fetch(`${a.url}/api/stats`, { headers: { 'x-forwarded-for': from } });
+          const body = (await response.json()) as Answer;
+          outcomes.push({
+            sentAt,
+            answeredAt: performance.now(),
+            status: response.status,
+            header: response.headers.get('x-request-id'),
+            requestId: body.error?.requestId,
+          });
+        }
+      });
+      await sleep(500);
+      const killedAt = performance.now();
+      process.kill(victim, 'SIGKILL');
+      // B's supervisor starts another; answers come from it once B's gateway has it.
+      const back = await until(
+        () => outcomes.find((outcome) => outcome.sentAt > killedAt && outcome.status === 200),
+        15_000,
+        'a 200 after the kill',
+        50,
+      );
+      await sleep(1000);
+      loading = false;
+      await Promise.all(clients);
+      assert.ok(
+        postsOfB().some((pid) => pid !== victim),
+        'B restarted its posts replica',
+      );
+      const failed = outcomes.filter((outcome) => outcome.status !== 200);
+      for (const outcome of failed) {
+        assert.ok([502, 504].includes(outcome.status), `answered ${outcome.status}`);
+        assert.ok(outcome.requestId && outcome.requestId === outcome.header, 'the error names its request id');
+        assert.ok(outcome.answeredAt > killedAt, 'no error before the kill');
+        assert.ok(outcome.sentAt < back.answeredAt, 'no error once a replica answered again');
+      }
+      const after = outcomes.filter((outcome) => outcome.sentAt > back.answeredAt);
+      assert.ok(after.length >= 20, `${after.length} answers after the restart`);
+    });
+  },
+);
 
 describe('cleave start --only', { timeout: 60_000 }, () => {
   it('refuses a service the app does not have, in one line naming the ones it has', async () => {
