@@ -2,7 +2,9 @@
 
 import type { AddressInfo } from 'node:net';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
+import { AdminListener, urlOf } from '../observability/admin-listener.ts';
 import { createLogger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from './signals.ts';
@@ -18,14 +20,24 @@ export async function dev(options: DevOptions): Promise<void> {
   process.title = 'cleave dev';
   const log = createLogger({ level: config.LOG_LEVEL });
   const { app, modulePath } = await loadApp(options.appDir, config.CLEAVE_TYPESCRIPT);
-  const runtime = new Runtime({ app, appModule: modulePath, config, log });
-  stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
+  const metrics = new Metrics();
+  const runtime = new Runtime({ app, appModule: modulePath, config, log, metrics });
+  const admin = new AdminListener({
+    host: config.CLEAVE_ADMIN_HOST,
+    port: config.CLEAVE_ADMIN_PORT,
+    log,
+    metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.text() }),
+  });
+  const stop = () => runtime.stop().finally(() => admin.close());
+  stopOnSignals(stop, { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
   let address: AddressInfo;
+  let adminAddress: AddressInfo;
   try {
     // A TCP listener (PORT/HOST), so the address is never a socket path.
     address = (await runtime.start()) as AddressInfo;
+    adminAddress = await admin.listen();
   } catch (error) {
-    await runtime.stop().catch(() => {});
+    await stop().catch(() => {});
     throw error;
   }
   const host = address.family === 'IPv6' && address.address === '::' ? 'localhost' : address.address;
@@ -38,7 +50,7 @@ export async function dev(options: DevOptions): Promise<void> {
     tasks: service.tasks.size,
   }));
   log.info(
-    { app: app.name, mode: 'monolith', port: address.port, services },
+    { app: app.name, mode: 'monolith', port: address.port, services, metrics: `${urlOf(adminAddress)}/metrics` },
     `listening on ${config.CLEAVE_TLS || config.CLEAVE_TLS_CERT ? 'https' : 'http'}://${host}:${address.port}`,
   );
 }

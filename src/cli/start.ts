@@ -45,7 +45,11 @@ export async function start(options: StartOptions): Promise<void> {
   const scheme = tls ? 'https' : 'http';
   printPlan(app, supervisor, `${scheme}://localhost:${port}`);
   const host = address?.host === '::' || address?.host === undefined ? 'localhost' : address.host;
-  log.info({ app: app.name, mode: 'split', port }, `listening on ${scheme}://${host}:${port}`);
+  const admin = supervisor.status().admin;
+  log.info(
+    { app: app.name, mode: 'split', port, ...(admin ? { metrics: `${admin}/metrics` } : {}) },
+    `listening on ${scheme}://${host}:${port}`,
+  );
 }
 
 /** What runs where, for the person who typed the command (stderr keeps stdout pure JSON). */
@@ -65,4 +69,6 @@ function printPlan(app: App, supervisor: Supervisor, url: string): void {
   if (elsewhere.length > 0) lines.push(`  on other nodes: ${elsewhere.join(', ')}`);
   process.stderr.write(`cleave: ${app.name} split into ${here.length} pools and a gateway\n${lines.join('\n')}\n`);
   process.stderr.write(`cleave: ${url}\n`);
+  const admin = supervisor.status().admin;
+  if (admin) process.stderr.write(`cleave: metrics on ${admin}/metrics\n`);
 }

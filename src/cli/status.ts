@@ -79,6 +79,7 @@ export function formatStatus(current: AppStatus): string {
     `${current.app}: port ${current.port ?? '?'}, supervisor pid ${current.pid}, ` +
     `${total} of ${current.replicaBudget} replicas, autoscale ${current.autoscale ? 'on' : 'off'}\n\n`;
   text += table(header, rows);
+  if (current.admin) text += `\nmetrics: ${current.admin}/metrics\n`;
   const cache = current.cache;
   if (cache) {
     const asked = cache.hits + cache.misses;

@@ -58,6 +58,12 @@ export const runtimeConfigSpec = {
   CLEAVE_TASK_MAX_DELIVERIES: env.int({ default: 3, min: 1, max: 100 }),
   /** Comma-separated peer IPs whose X-Forwarded-* headers the gateway believes. */
   CLEAVE_TRUSTED_PROXIES: env.optional(),
+  /**
+   * The admin listener (`/metrics`): operators' and their tools', never the public port's.
+   * Port 0 takes any free one (`cleave status` names it); 127.0.0.1 keeps it on this machine.
+   */
+  CLEAVE_ADMIN_HOST: env.string({ default: '127.0.0.1' }),
+  CLEAVE_ADMIN_PORT: env.int({ default: 0, min: 0, max: 65535 }),
   /** Split mode: how often the gateway probes each replica's health. */
   CLEAVE_HEALTH_INTERVAL_MS: env.int({ default: 1000, min: 10, max: 600_000 }),
   /** Split mode: a probe not answered within this takes the replica out of its pool. */

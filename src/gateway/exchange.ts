@@ -51,6 +51,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly requestId: string;
   path: string;
   service = '-';
+  /** The route's pattern or static folder's prefix, for the metrics; '-' when none matched. */
+  route = '-';
   replicaId = '-';
   retries = 0;
   cache: 'HIT' | 'MISS' | undefined;

@@ -10,6 +10,8 @@ import { channelOfProcess } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { toWire } from '../shared/error-wire.ts';
 import { createLogger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { reportMetrics } from '../observability/metrics-report.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { adminSocketPath } from '../supervisor/admin-server.ts';
@@ -55,10 +57,12 @@ const limiter = new RateLimiter({
   env: config,
 });
 
+const metrics = new Metrics();
 const gateway = new Gateway({
   app,
   config,
   log,
+  metrics,
   cacheGuards: { limiter, auth },
   ...(tls ? { tls } : {}),
   ...(clusterTls && config.CLEAVE_NODE_PORT !== undefined
@@ -120,6 +124,8 @@ const stopRemote = async () => {
 };
 
 const grace = config.CLEAVE_STOP_GRACE_MS;
+// The last report after the last request is answered.
+const lastReport = reportMetrics(channel, metrics);
 let listeningPort: number | undefined;
 exitWithParent({
   beforeExit: () =>
@@ -137,6 +143,7 @@ stopOnSignals(
   () =>
     stopRemote()
       .then(() => gateway.stop(grace))
+      .finally(lastReport)
       .finally(() => stopAll(nats, redis)),
   { log, graceMs: grace },
 );

@@ -17,6 +17,8 @@ import { UpstreamPools } from '../upstream/pools.ts';
 import { createProxy, type ProxyOptions } from './proxy.ts';
 import { responseCacheOf, type ResponseCache } from '../cache/response-cache.ts';
 import { UpgradeProxy } from './upgrade.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { upstreamErrorChannel, type UpstreamErrorMessage } from '../upstream/upstream-failure.ts';
 
 export interface GatewayOptions {
   app: App;
@@ -32,6 +34,8 @@ export interface GatewayOptions {
    * A second listener, for other nodes' gateways: mutual TLS with the cluster's certificates
    * (`tls.clientCa`), so whoever reaches it without one is refused in the handshake.
    */
+  /** Counts and times the requests of the public listener, and every failed attempt on a replica. */
+  metrics?: Metrics;
   nodeListener?: {
     port: number;
     tls: TlsSettings;
@@ -53,6 +57,7 @@ export class Gateway {
   /** Replicas of this gateway, to their service: the health channel is process-wide. */
   readonly #services = new Map<Replica, string>();
   readonly #healthListener = (message: unknown) => this.#healthChanged(message as ReplicaHealthMessage);
+  #failureListener: ((message: unknown) => void) | undefined;
 
   constructor(options: GatewayOptions) {
     const { app, config, log } = options;
@@ -78,6 +83,8 @@ export class Gateway {
     /** One listener: the proxy and the upgrade proxy over this gateway's pools. */
     const serverOn = (port: number, tls: TlsSettings | undefined, asNode?: string, redirectHttpPort?: number) => {
       const peers = asNode === undefined ? {} : { asNode };
+      // Requests from other nodes were counted by the gateway they came through.
+      const metrics = asNode === undefined && options.metrics ? { metrics: options.metrics } : {};
       return new HttpServer({
         pipeline: createProxy({
           router,
@@ -88,6 +95,7 @@ export class Gateway {
           accessLog: config.CLEAVE_ACCESS_LOG,
           ...(cache ? { cache } : {}),
           ...(options.cacheGuards ? { cacheGuards: options.cacheGuards } : {}),
+          ...metrics,
         }),
         hub: new UpgradeProxy({ router, pools: this.pools, log, trustedProxies, ...peers }),
         log,
@@ -107,6 +115,14 @@ export class Gateway {
     const node = options.nodeListener;
     this.#nodeServer = node ? serverOn(node.port, node.tls, node.nodeId) : undefined;
     healthChannel.subscribe(this.#healthListener);
+    const { metrics } = options;
+    if (metrics) {
+      this.#failureListener = (message: unknown) => {
+        const { service, failure, retried } = message as UpstreamErrorMessage;
+        metrics.upstreamFailed(service, failure, retried);
+      };
+      upstreamErrorChannel.subscribe(this.#failureListener);
+    }
   }
 
   /**
@@ -146,6 +162,7 @@ export class Gateway {
   /** Stops taking requests, finishes those in flight (up to `graceMs`), then closes the pools. */
   async stop(graceMs: number): Promise<void> {
     healthChannel.unsubscribe(this.#healthListener);
+    if (this.#failureListener) upstreamErrorChannel.unsubscribe(this.#failureListener);
     await Promise.all([this.#server.stop(graceMs), this.#nodeServer?.stop(graceMs)]);
     await this.pools.close(1000);
   }

@@ -19,6 +19,7 @@ import type { TrustedProxies } from './forwarded.ts';
 import type { UpstreamPools } from '../upstream/pools.ts';
 import { upstreamRequestHeaders } from './request-headers.ts';
 import { logAccess } from '../observability/access-log.ts';
+import { type Metrics, requestFactsOf } from '../observability/metrics.ts';
 import type { CachedResponse, ResponseCache } from '../cache/response-cache.ts';
 import type { RouteDefinition } from '../app/route.ts';
 import type { Authenticator } from '../http/auth.ts';
@@ -53,6 +54,8 @@ export interface ProxyOptions {
    * replicas use (the supervisor's), so each request counts once wherever it is answered.
    */
   cacheGuards?: { limiter: RateLimiter; auth: Authenticator };
+  /** Counts each request by route, status and cache use, and times it; none when absent. */
+  metrics?: Metrics;
 }
 
 const EXCHANGE = Symbol('cleave.gateway.exchange');
@@ -84,9 +87,11 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     switch (match.kind) {
       case 'route':
         service = match.route.service;
+        exchange.route = match.route.path;
         break;
       case 'static':
         service = match.definition.service;
+        exchange.route = match.definition.prefix;
         break;
       case 'method-not-allowed':
         throw new MethodNotAllowedError(match.allow);
@@ -184,6 +189,10 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
       if (accessLog) {
         logAccess(log, { req, res, facts: exchange }, { replica: exchange.replicaId, retries: exchange.retries });
       }
+      options.metrics?.gatewayRequestEnded({
+        ...requestFactsOf(req, res, exchange),
+        cache: exchange.cache === 'HIT' ? 'hit' : exchange.cache === 'MISS' ? 'miss' : 'none',
+      });
     },
   };
 }

@@ -35,6 +35,7 @@ import type { Router } from './router.ts';
 import { serveStatic } from './static.ts';
 import { validate } from './validate.ts';
 import { logAccess } from '../observability/access-log.ts';
+import { type Metrics, requestFactsOf } from '../observability/metrics.ts';
 
 export interface RequestHandlerOptions {
   router: Router;
@@ -51,6 +52,8 @@ export interface RequestHandlerOptions {
   behindGateway?: boolean;
   /** ctx.call for handlers, with the request's id and deadline passed on. */
   calls?: CallWithMeta;
+  /** Counts each request by route and status, and times it; none when absent. */
+  metrics?: Metrics;
 }
 
 /** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
@@ -65,6 +68,8 @@ interface Exchange {
   requestId: string;
   service: string;
   path: string;
+  /** The route's pattern or the static folder's prefix, for the metrics; '-' when none matched. */
+  route: string;
   cache?: 'HIT' | 'MISS';
   /** The cache storing this response, if it may. */
   tap?: ResponseTap;
@@ -88,9 +93,11 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
     switch (match.kind) {
       case 'route':
         exchange.service = match.route.service;
+        exchange.route = match.route.path;
         return runRoute(req, res, match.route, match.params, path, search, exchange);
       case 'static':
         exchange.service = match.definition.service;
+        exchange.route = match.definition.prefix;
         res.setHeader('x-request-id', exchange.requestId);
         return serveStatic(req, res, match.definition, match.relativePath);
       case 'method-not-allowed':
@@ -183,6 +190,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
         requestId: requestIdOf(req.headers['x-request-id']),
         service: '-',
         path: pathOf(req.url),
+        route: '-',
       };
       (res as TrackedResponse)[EXCHANGE] = exchange;
       dispatch(req, res, exchange).catch((error: unknown) =>
@@ -194,7 +202,9 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       const exchange = (res as TrackedResponse)[EXCHANGE];
       // A response cut short stores nothing, and whoever waited on it asks for itself.
       exchange?.tap?.abandon();
-      if (exchange && accessLog) logAccess(log, { req, res, facts: exchange });
+      if (!exchange) return;
+      if (accessLog) logAccess(log, { req, res, facts: exchange });
+      options.metrics?.requestEnded(requestFactsOf(req, res, exchange));
     },
   };
 }

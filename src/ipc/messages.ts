@@ -3,6 +3,7 @@
 // messages, and both ends ignore anything without it.
 
 import type { CacheStats } from '../cache/response-cache.ts';
+import type { MetricsSnapshot } from '../observability/metrics.ts';
 import type { Job } from '../queue/types.ts';
 import type { Count } from '../ratelimit/types.ts';
 import type { WireError } from '../shared/error-wire.ts';
@@ -121,12 +122,14 @@ export type ReplicaHealthMessage = Tagged & { type: 'replica-health'; service: s
 /** gateway → supervisor, every second: its response cache's counters, for `cleave status`. */
 export type GatewayStatsMessage = Tagged & { type: 'gateway-stats'; cache: CacheStats };
 
-/** gateway → supervisor: accepting connections on `port`. */
 /** gateway → supervisor: serving on `port`, and on `nodePort` for other nodes when it has a node listener. */
 export type ListeningMessage = Tagged & { type: 'listening'; port: number; host: string; nodePort?: number };
 
 /** gateway → supervisor: the port could not be bound; start-up stops with this error. */
 export type ListenFailedMessage = Tagged & { type: 'listen-failed'; error: WireError };
+
+/** any child → supervisor, every second and once more as it stops: its metrics (observability/metrics.ts). */
+export type MetricsMessage = Tagged & { type: 'metrics'; snapshot: MetricsSnapshot };
 
 export type IpcMessage =
   | RpcRequest
@@ -148,7 +151,8 @@ export type IpcMessage =
   | ReplicaHealthMessage
   | ListeningMessage
   | ListenFailedMessage
-  | GatewayStatsMessage;
+  | GatewayStatsMessage
+  | MetricsMessage;
 
 const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'request',
@@ -172,6 +176,7 @@ const TYPES: ReadonlySet<string> = new Set<IpcMessage['type']>([
   'listening',
   'listen-failed',
   'gateway-stats',
+  'metrics',
 ]);
 
 /**

@@ -28,8 +28,7 @@ export function logAccess(
       requestId: facts.requestId,
       method: req.method,
       path: facts.path,
-      // Closed before anything was answered: nginx's 499, not the 200 node presets.
-      status: finished || res.headersSent ? res.statusCode : 499,
+      status: answeredStatus(res),
       durationMs: Math.round((performance.now() - facts.started) * 100) / 100,
       service: facts.service,
       ...(facts.cache === undefined ? {} : { cache: facts.cache }),
@@ -38,4 +37,9 @@ export function logAccess(
     },
     'request',
   );
+}
+
+/** The status a response went out with; closed before anything was answered: nginx's 499, not the 200 node presets. */
+export function answeredStatus(res: ServerResponse): number {
+  return res.writableFinished || res.headersSent ? res.statusCode : 499;
 }

@@ -11,6 +11,8 @@ import { ConfigError, TaskFailedError, TaskNotFoundError } from '../errors.ts';
 import { channelOfProcess } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION, type TaskRunMessage } from '../ipc/messages.ts';
 import { createLogger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { reportMetrics } from '../observability/metrics-report.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { toWire } from '../shared/error-wire.ts';
 import { stopOnSignals } from '../cli/signals.ts';
@@ -34,6 +36,7 @@ try {
 }
 const channel = channelOfProcess();
 const { app } = await loadApp(appModule, config.CLEAVE_TYPESCRIPT);
+const metrics = new Metrics();
 
 let running: Promise<void> = Promise.resolve();
 channel.onMessage((message) => {
@@ -44,11 +47,15 @@ channel.onMessage((message) => {
 
 async function run({ job, task, input }: TaskRunMessage): Promise<void> {
   const definition = findTask(app, task);
+  const started = performance.now();
+  const ran = (ok: boolean) => metrics.taskRan(service as string, task, ok, (performance.now() - started) / 1000);
   try {
     if (!definition) throw new TaskNotFoundError(`no task "${task}" in the app as a task worker loads it`);
     const output = await definition.handler(input);
+    ran(true);
     channel.send({ cleave: PROTOCOL_VERSION, type: 'task-result', job, ok: true, output });
   } catch (error) {
+    ran(false);
     const failure =
       error instanceof TaskNotFoundError
         ? error
@@ -64,7 +71,8 @@ async function run({ job, task, input }: TaskRunMessage): Promise<void> {
   }
 }
 
-exitWithParent({ graceMs: 1000 });
-stopOnSignals(() => running, { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
+const lastReport = reportMetrics(channel, metrics);
+exitWithParent({ beforeExit: () => running.finally(lastReport), graceMs: 1000 });
+stopOnSignals(() => running.finally(lastReport), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
 channel.send({ cleave: PROTOCOL_VERSION, type: 'ready', service, address: '' });
 log.debug({ service }, 'task worker ready');

@@ -10,6 +10,8 @@ import { ConfigError } from '../errors.ts';
 import { channelOfProcess } from '../ipc/channel.ts';
 import { PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { createLogger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { reportMetrics } from '../observability/metrics-report.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { loadApp } from './load-app.ts';
@@ -31,6 +33,7 @@ const channel = channelOfProcess();
 const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false });
 const { app, modulePath } = await loadApp(required('CLEAVE_APP_MODULE'), config.CLEAVE_TYPESCRIPT);
+const metrics = new Metrics();
 const runtime = new Runtime({
   app,
   appModule: modulePath,
@@ -39,9 +42,13 @@ const runtime = new Runtime({
   services: [service],
   ports: ipcPorts(channel, log, config, { app: app.name, services: [service] }),
   listen: { path: socketPath },
+  metrics,
 });
-exitWithParent({ beforeExit: () => runtime.stop(), graceMs: config.CLEAVE_STOP_GRACE_MS });
-stopOnSignals(() => runtime.stop(), { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
+// The last report after the last request: a replica that drains away loses no count.
+const lastReport = reportMetrics(channel, metrics);
+const stop = () => runtime.stop().finally(lastReport);
+exitWithParent({ beforeExit: stop, graceMs: config.CLEAVE_STOP_GRACE_MS });
+stopOnSignals(stop, { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
 await runtime.start();
 channel.send({ cleave: PROTOCOL_VERSION, type: 'ready', service, address: socketPath });
 log.info({ service, socket: socketPath }, 'replica ready');

@@ -29,6 +29,7 @@ import { CallServer, callSocketOf } from '../calls/call-server.ts';
 import { NatsResponder } from '../calls/nats-responder.ts';
 import type { CallWithMeta } from '../calls/call-context.ts';
 import { ServiceContexts } from './service-contexts.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export interface RuntimeOptions {
   app: App;
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   ports?: Ports;
   /** @default { port: config.PORT, host: config.HOST } */
   listen?: ListenTarget;
+  /** Counts and times the requests this process answers; none when absent. */
+  metrics?: Metrics;
 }
 
 export class Runtime {
@@ -135,6 +138,7 @@ export class Runtime {
         behindGateway,
         calls,
         ...(cache ? { cache } : {}),
+        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
         rateLimiter: new RateLimiter({
           app: this.options.app,
           counters: ports.rateCounters,

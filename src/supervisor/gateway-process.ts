@@ -15,6 +15,7 @@ import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess } from './managed-process.ts';
 import type { ReplicaRegistry } from './service-pool.ts';
+import type { MetricsGatherer } from '../observability/metrics-gatherer.ts';
 
 const GATEWAY_MAIN = ownModule(import.meta.url, '../gateway/gateway-main');
 
@@ -32,6 +33,8 @@ export interface GatewayProcessOptions {
   out?: Writable;
   /** An active probe's verdict on a replica flipped. */
   onHealth?: (service: string, id: string, healthy: boolean) => void;
+  /** Gathers the metrics its processes report. */
+  metrics?: MetricsGatherer;
 }
 
 export interface GatewayAddress {
@@ -71,6 +74,7 @@ export class GatewayProcess implements ReplicaRegistry {
         if (!child.channel) return;
         const channel = child.channel;
         options.hub.attach('gateway', channel);
+        options.metrics?.watch(channel, { replica: 'gateway' });
         channel.onMessage((message) => this.#onMessage(channel, message));
       },
       onEvent: (event) => {

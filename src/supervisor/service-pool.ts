@@ -16,6 +16,7 @@ import { isIpcMessage } from '../ipc/messages.ts';
 import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess, type ManagedProcessEvent } from './managed-process.ts';
+import type { MetricsGatherer } from '../observability/metrics-gatherer.ts';
 
 const REPLICA_MAIN = ownModule(import.meta.url, '../runtime/replica-main');
 
@@ -29,6 +30,8 @@ export interface ReplicaRegistry {
 
 export interface ServicePoolOptions {
   service: string;
+  /** Gathers the metrics its processes report. */
+  metrics?: MetricsGatherer;
   /** Answers a replica that asks where the others are (for its calls to their actions). */
   directory?: { watch(channel: IpcChannel): void };
   replicas: number;
@@ -170,6 +173,7 @@ export class ServicePool {
         void relay.relay({ stdout: child.stdout, stderr: child.stderr });
         if (!child.channel) return;
         hub.attach(id, child.channel);
+        this.#options.metrics?.watch(child.channel, { replica: id, service: this.service });
         child.channel.onMessage((message) => {
           if (!isIpcMessage(message)) return;
           const member = this.#members.get(id);

@@ -45,6 +45,8 @@ export interface AppStatus {
   nodes: NodeStatus[];
   /** The gateway's response cache, as last reported; absent with CLEAVE_CACHE=off. */
   cache?: CacheStats;
+  /** The admin listener's URL (`/metrics`), once it listens. */
+  admin?: string;
 }
 
 /** What status needs of a pool, request or task. */

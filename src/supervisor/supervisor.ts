@@ -41,6 +41,9 @@ import { servicesOfThisNode } from './node-services.ts';
 import { makeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
 import { type AppStatus, poolStatus } from './status.ts';
 import { TaskBroker } from './task-broker.ts';
+import { AdminListener, urlOf } from '../observability/admin-listener.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { MetricsGatherer } from '../observability/metrics-gatherer.ts';
 
 export interface SupervisorOptions {
   app: App;
@@ -87,6 +90,11 @@ export class Supervisor {
   /** Replicas the gateway reports unhealthy, to the timer that replaces them. */
   readonly #unhealthy = new Map<string, NodeJS.Timeout>();
   #announcing = false;
+  /** Every process's metrics of this node, served on the admin listener. */
+  readonly #metrics = new Metrics();
+  readonly #gatherer = new MetricsGatherer(this.#metrics);
+  #adminListener: AdminListener | undefined;
+  #adminUrl: string | undefined;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -110,6 +118,7 @@ export class Supervisor {
       ...(config.CLEAVE_SCALE_DOWN_AFTER_MS === undefined ? {} : { downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS }),
     });
     this.#decisions = new DecisionLog(options.log);
+    this.#metrics.observePools(() => this.#poolCounts());
   }
 
   /** The services this node runs. */
@@ -162,6 +171,7 @@ export class Supervisor {
       maxQueue: config.CLEAVE_TASK_QUEUE_MAX,
       env,
       envOf: storeEnvOf,
+      metrics: this.#gatherer,
       canGrow: (service, size) =>
         config.CLEAVE_AUTOSCALE && size < this.#autoscaler.maxOf(this.#policyOf(`${service}/tasks`), 'tasks'),
       ...(out ? { out } : {}),
@@ -193,6 +203,7 @@ export class Supervisor {
         env: { ...env, ...gatewayStoreEnv, CLEAVE_NODE_ID: this.#node.id },
         ...(out ? { out } : {}),
         onHealth: (service, id, healthy) => this.#healthChanged(service, id, healthy),
+        metrics: this.#gatherer,
       });
     }
     // The other nodes hear at once that a pool lost its last replica or got one back.
@@ -214,6 +225,7 @@ export class Supervisor {
           log,
           env: { ...env, ...storeEnvOf(service.name) },
           drainGraceMs: config.CLEAVE_STOP_GRACE_MS,
+          metrics: this.#gatherer,
           ...(out ? { out } : {}),
         }),
       );
@@ -244,6 +256,13 @@ export class Supervisor {
       this.#admin = new AdminServer(this.#address.port, () => this.status());
       await this.#admin.listen();
     }
+    this.#adminListener = new AdminListener({
+      host: config.CLEAVE_ADMIN_HOST,
+      port: config.CLEAVE_ADMIN_PORT,
+      log,
+      metrics: () => this.#gatherer.exposition(),
+    });
+    this.#adminUrl = urlOf(await this.#adminListener.listen());
     // Heard by the other nodes only once it serves: a node in the list takes requests.
     if (this.#nats) {
       this.#nodes = new NatsDirectory(this.#nats, { app: app.name, self: () => this.#nodeInfo(), log });
@@ -297,6 +316,7 @@ export class Supervisor {
       decisions: this.#decisions.recent(),
       nodes: this.#nodes?.nodes() ?? [{ ...this.#nodeInfo(), lastSeen: new Date().toISOString(), self: true }],
       ...(this.#gateway?.cacheStats ? { cache: this.#gateway.cacheStats } : {}),
+      ...(this.#adminUrl ? { admin: this.#adminUrl } : {}),
     };
   }
 
@@ -317,21 +337,26 @@ export class Supervisor {
       // A node without a gateway (none yet, or none at all) is named by its machine's address.
       ...(this.#reachable ?? { address: nodeAddress(undefined) }),
       pid: process.pid,
-      pools: [
-        ...this.#pools.map((pool) => ({
-          service: pool.service,
-          kind: 'requests' as const,
-          ready: pool.readyCount,
-          now: pool.size,
-        })),
-        ...(this.#tasks?.pools ?? []).map((pool) => ({
-          service: pool.service,
-          kind: 'tasks' as const,
-          ready: pool.readyCount,
-          now: pool.size,
-        })),
-      ],
+      pools: this.#poolCounts(),
     };
+  }
+
+  /** Each pool's processes, ready and in all. */
+  #poolCounts(): NodeInfo['pools'] {
+    return [
+      ...this.#pools.map((pool) => ({
+        service: pool.service,
+        kind: 'requests' as const,
+        ready: pool.readyCount,
+        now: pool.size,
+      })),
+      ...(this.#tasks?.pools ?? []).map((pool) => ({
+        service: pool.service,
+        kind: 'tasks' as const,
+        ready: pool.readyCount,
+        now: pool.size,
+      })),
+    ];
   }
 
   /** The service's own scale, unless CLEAVE_POOL_REPLICAS pins every pool of this node. */
@@ -358,6 +383,7 @@ export class Supervisor {
     // Out of the other nodes' lists at once: it is about to stop serving.
     await this.#nodes?.stop();
     await this.#admin?.close();
+    await this.#adminListener?.close();
     for (const timer of this.#unhealthy.values()) clearTimeout(timer);
     this.#unhealthy.clear();
     await this.#gateway?.stop(graceMs);

@@ -17,9 +17,12 @@ import { JetStreamQueue } from '../queue/jetstream-queue.ts';
 import { JobTable } from '../queue/jobs.ts';
 import type { Job, RunOptions, TaskQueue } from '../queue/types.ts';
 import { TaskPool } from './task-pool.ts';
+import type { MetricsGatherer } from '../observability/metrics-gatherer.ts';
 
 export interface TaskBrokerOptions {
   app: App;
+  /** Gathers the metrics its processes report. */
+  metrics?: MetricsGatherer;
   /**
    * The services whose tasks this node's workers run. @default every one. With a shared
    * queue (NATS), a task of another service waits there for the node that runs it.
@@ -72,6 +75,7 @@ export class TaskBroker implements TaskQueue {
             maxQueue: options.maxQueue,
             ...(options.canGrow ? { canGrow: (size: number) => options.canGrow?.(service.name, size) ?? false } : {}),
             ...(options.out ? { out: options.out } : {}),
+            ...(options.metrics ? { metrics: options.metrics } : {}),
             env: { ...options.env, ...options.envOf?.(service.name) },
             // JetStream delivers a task again when its worker dies: that is the retry.
             ...(shared ? { maxAttempts: 1, backlog: () => this.#feeders.get(service.name)?.backlog ?? 0 } : {}),

@@ -26,6 +26,7 @@ import { fromWire } from '../shared/error-wire.ts';
 import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess } from './managed-process.ts';
+import type { MetricsGatherer } from '../observability/metrics-gatherer.ts';
 
 /** Longest a leaving worker may take to exit once its task is done. */
 const LEAVING_GRACE_MS = 10_000;
@@ -35,6 +36,8 @@ const TASK_PROCESS_MAIN = ownModule(import.meta.url, '../queue/task-process-main
 export interface TaskPoolOptions {
   /** The service whose tasks this pool runs. */
   service: string;
+  /** Gathers the metrics its processes report. */
+  metrics?: MetricsGatherer;
   appModule: string;
   log: Logger;
   /** Tasks that may wait; one more is refused with TaskQueueFullError. */
@@ -262,6 +265,7 @@ export class TaskPool {
         const worker = this.#workers.get(id);
         if (!worker || !child.channel) return;
         worker.channel = child.channel;
+        this.#options.metrics?.watch(child.channel, { replica: id, service: this.service });
         child.channel.onMessage((message) => this.#onMessage(id, message));
       },
       onEvent: (event) => {

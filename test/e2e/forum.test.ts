@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { requestFrom } from '../helpers/request-from.ts';
 import { childPids, type CleaveProcess, isRunning, startCleave, titleOf } from '../helpers/spawn-cleave.ts';
 import { openSocket } from '../helpers/ws-client.ts';
+import { promtoolComplaints, seriesOf, sumOf, whyNoPromtool } from '../helpers/prometheus.ts';
+import { until } from '../helpers/wait.ts';
 
 for (const mode of ['dev', 'start'] as const) {
   // Hooks inside: each mode's app starts when its tests run, not both at once.
@@ -198,5 +200,82 @@ for (const mode of ['dev', 'start'] as const) {
       assert.equal(stats.users, 1);
       assert.ok(stats.updatedAt && Date.now() - Date.parse(stats.updatedAt) < 5000);
     });
+
+    /** The admin listener's exposition: the URL is in the start line's `metrics`. */
+    const scrape = async (): Promise<string> => {
+      const url = forum.logs.find((line) => typeof line.metrics === 'string')?.metrics;
+      assert.match(String(url), /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'on this machine only, by default');
+      const response = await fetch(String(url));
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      return response.text();
+    };
+    const statsServed = (text: string) =>
+      sumOf(text, 'cleave_http_requests_total', {
+        service: 'posts',
+        route: '/api/stats',
+        method: 'GET',
+        status: '200',
+      });
+
+    it('counts requests by route on the admin listener, never on the public port', async () => {
+      assert.equal((await api('/metrics')).status, 404, 'no metrics on the public port');
+      const before = statsServed(await scrape());
+      for (let i = 0; i < 5; i++) assert.equal((await api('/api/stats')).status, 200);
+      // Split, each process reports to the supervisor every second (so `before` may lag too).
+      const text = await until(
+        async () => {
+          const now = await scrape();
+          return statsServed(now) >= before + 5 ? now : undefined;
+        },
+        5000,
+        'five more GET /api/stats in the metrics',
+        200,
+      );
+      assert.ok(sumOf(text, 'cleave_http_request_duration_seconds_count', { route: '/api/stats' }) >= before + 5);
+      assert.ok(sumOf(text, 'process_cpu_user_seconds_total') > 0, "the processes' own metrics");
+      if (mode === 'start') {
+        const replicas = seriesOf(text, 'cleave_http_requests_total')
+          .filter((labels) => labels.route === '/api/stats')
+          .map((labels) => labels.replica);
+        assert.ok(
+          replicas.every((replica) => /^posts#\d$|^retired$/.test(String(replica))),
+          replicas.join(),
+        );
+        assert.ok(sumOf(text, 'cleave_gateway_requests_total', { route: '/api/stats', status: '200' }) >= 5);
+        assert.equal(sumOf(text, 'cleave_pool_replicas', { service: 'posts', kind: 'requests', state: 'ready' }), 2);
+        assert.ok(sumOf(text, 'process_resident_memory_bytes', { replica: 'gateway' }) > 0);
+      }
+    });
+
+    it('serves metrics that Prometheus’s own checker accepts', { skip: whyNoPromtool() }, async () => {
+      assert.equal(promtoolComplaints(await scrape()), '');
+    });
+
+    if (mode === 'start') {
+      it("keeps a replica's counts when it is replaced", async () => {
+        const before = statsServed(await scrape());
+        assert.ok(before > 0);
+        const victim = childPids(forum.child.pid!).find((pid) => titleOf(pid) === 'cleave posts#1');
+        assert.ok(victim, 'posts#1');
+        // SIGTERM: it drains, reports once more, exits, and its supervisor starts another.
+        process.kill(victim, 'SIGTERM');
+        await until(
+          () =>
+            childPids(forum.child.pid!).some((pid) => pid !== victim && titleOf(pid) === 'cleave posts#1')
+              ? true
+              : undefined,
+          10_000,
+          'posts#1 started again',
+          100,
+        );
+        const text = await scrape();
+        assert.equal(statsServed(text), before, 'the total holds');
+        assert.ok(
+          seriesOf(text, 'cleave_http_requests_total').some((labels) => labels.replica === 'retired'),
+          'the counts of the one that left, as replica="retired"',
+        );
+      });
+    }
   });
 }

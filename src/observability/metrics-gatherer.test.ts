@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { seriesOf, sumOf } from '../../test/helpers/prometheus.ts';
+import { Metrics } from './metrics.ts';
+import { MetricsGatherer } from './metrics-gatherer.ts';
+
+/** A replica's metrics after `count` requests to GET /items. */
+function replicaWith(count: number): Metrics {
+  const metrics = new Metrics({ defaults: false });
+  for (let i = 0; i < count; i++) {
+    metrics.requestEnded({ service: 'shop', route: '/items', method: 'GET', status: 200, seconds: 0.002 });
+  }
+  return metrics;
+}
+
+describe('MetricsGatherer', () => {
+  it("labels each process's series with its replica, and its service where the series names none", async () => {
+    const supervisor = new Metrics({ defaults: false });
+    supervisor.observePools(() => [{ service: 'shop', kind: 'requests', ready: 2, now: 2 }]);
+    const gatherer = new MetricsGatherer(supervisor);
+    gatherer.update({ replica: 'shop#1', service: 'shop' }, await replicaWith(3).snapshot());
+    gatherer.update({ replica: 'shop#2', service: 'shop' }, await replicaWith(4).snapshot());
+    const { text, contentType } = await gatherer.exposition();
+    assert.match(contentType, /^text\/plain; version=0\.0\.4/);
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { replica: 'shop#1' }), 3);
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { service: 'shop' }), 7);
+    assert.equal(sumOf(text, 'cleave_http_request_duration_seconds_bucket', { le: '0.005' }), 7);
+    assert.deepEqual(seriesOf(text, 'cleave_pool_replicas')[0], {
+      replica: 'supervisor',
+      service: 'shop',
+      kind: 'requests',
+      state: 'ready',
+    });
+  });
+
+  it('keeps the counts of a process that left under replica="retired", summed, and drops its gauges', async () => {
+    const supervisor = new Metrics({ defaults: false });
+    const gatherer = new MetricsGatherer(supervisor);
+    const withGauge = async (count: number) => {
+      const metrics = replicaWith(count);
+      metrics.observePools(() => [{ service: 'shop', kind: 'tasks', ready: 1, now: 1 }]);
+      return metrics.snapshot();
+    };
+    gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(3));
+    await gatherer.retire('shop#1');
+    // Started again under the same name, then replaced once more.
+    gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(5));
+    await gatherer.retire('shop#1');
+    gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(1));
+    const { text } = await gatherer.exposition();
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { replica: 'retired' }), 8);
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { service: 'shop' }), 9, 'the total never went down');
+    assert.equal(sumOf(text, 'cleave_http_request_duration_seconds_count', { replica: 'retired' }), 8);
+    assert.deepEqual(
+      [...new Set(seriesOf(text, 'cleave_pool_replicas').map((labels) => labels.replica))],
+      ['shop#1'],
+      "a gone process's gauges are gone",
+    );
+  });
+});

@@ -1,0 +1,176 @@
+// One process's Prometheus metrics (prom-client), each defined here once so every process
+// names them alike: the HTTP requests it answered by route, the gateway's hops to replicas,
+// and the process's own (CPU, memory, event loop, GC: prom-client's defaults). A registry
+// per instance, never prom-client's global one, so a test can hold several.
+//
+// In `cleave dev` the process serves its own registry on the admin listener; split, each
+// process sends snapshots to its supervisor, which serves them together
+// (metrics-gatherer.ts).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
+import { answeredStatus } from './access-log.ts';
+
+/** One process's metrics as prom-client's JSON: what a child sends its supervisor. */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+
+/** Seconds: from a static file's sub-millisecond answer to a handler near its 30 s deadline. */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** What a finished request tells the metrics. */
+export interface RequestFacts {
+  service: string;
+  /** The route's pattern (`/api/posts/:id`), never the path: one series per route, not per id. */
+  route: string;
+  method: string;
+  status: number;
+  seconds: number;
+}
+
+/** What a request through the gateway tells the metrics. */
+export interface GatewayRequestFacts extends RequestFacts {
+  /** Answered from the response cache, stored in it, or neither. */
+  cache: 'hit' | 'miss' | 'none';
+}
+
+/** A finished request's facts, from its response and what the pipeline learnt of it. */
+export function requestFactsOf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: { service: string; route: string; started: number },
+): RequestFacts {
+  return {
+    service: exchange.service,
+    route: exchange.route,
+    method: req.method ?? 'GET',
+    status: answeredStatus(res),
+    seconds: (performance.now() - exchange.started) / 1000,
+  };
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'service' | 'route' | 'method' | 'status'>;
+  readonly #duration: Histogram<'service' | 'route' | 'method'>;
+  readonly #gatewayRequests: Counter<'service' | 'route' | 'method' | 'status' | 'cache'>;
+  readonly #gatewayDuration: Histogram<'service' | 'route' | 'method'>;
+  readonly #upstreamFailures: Counter<'service' | 'failure' | 'retried'>;
+  readonly #taskRuns: Counter<'service' | 'task' | 'outcome'>;
+  readonly #taskDuration: Histogram<'service' | 'task'>;
+
+  constructor(options: { defaults?: boolean } = {}) {
+    if (options.defaults ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters, which Prometheus's own lint refuses; the same counts are
+      // there by type, in nodejs_active_handles and its kin.
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ])
+        this.registry.removeSingleMetric(name);
+    }
+    const registers = [this.registry];
+    this.#requests = new Counter({
+      name: 'cleave_http_requests_total',
+      help: 'HTTP requests answered, by service, route pattern, method and status.',
+      labelNames: ['service', 'route', 'method', 'status'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'cleave_http_request_duration_seconds',
+      help: 'Time from a request arriving to its answer ending, by service, route pattern and method.',
+      labelNames: ['service', 'route', 'method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#gatewayRequests = new Counter({
+      name: 'cleave_gateway_requests_total',
+      help: 'Gateway: requests answered, by service, route pattern, method, status and response cache use.',
+      labelNames: ['service', 'route', 'method', 'status', 'cache'],
+      registers,
+    });
+    this.#gatewayDuration = new Histogram({
+      name: 'cleave_gateway_request_duration_seconds',
+      help: 'Gateway: time from a request arriving to its answer ending, replica and retries included.',
+      labelNames: ['service', 'route', 'method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#upstreamFailures = new Counter({
+      name: 'cleave_gateway_upstream_failures_total',
+      help: 'Gateway: failed attempts on a replica, by kind, and whether another replica was tried.',
+      labelNames: ['service', 'failure', 'retried'],
+      registers,
+    });
+    this.#taskRuns = new Counter({
+      name: 'cleave_task_runs_total',
+      help: 'Tasks run by a task worker, by service, task and outcome (ok or failed).',
+      labelNames: ['service', 'task', 'outcome'],
+      registers,
+    });
+    this.#taskDuration = new Histogram({
+      name: 'cleave_task_duration_seconds',
+      help: 'Time a task worker spent running a task, by service and task.',
+      labelNames: ['service', 'task'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+  }
+
+  taskRan(service: string, task: string, ok: boolean, seconds: number): void {
+    this.#taskRuns.inc({ service, task, outcome: ok ? 'ok' : 'failed' });
+    this.#taskDuration.observe({ service, task }, seconds);
+  }
+
+  requestEnded(facts: RequestFacts): void {
+    this.#requests.inc({ service: facts.service, route: facts.route, method: facts.method, status: facts.status });
+    this.#duration.observe({ service: facts.service, route: facts.route, method: facts.method }, facts.seconds);
+  }
+
+  gatewayRequestEnded(facts: GatewayRequestFacts): void {
+    const { service, route, method } = facts;
+    this.#gatewayRequests.inc({ service, route, method, status: facts.status, cache: facts.cache });
+    this.#gatewayDuration.observe({ service, route, method }, facts.seconds);
+  }
+
+  upstreamFailed(service: string, failure: string, retried: boolean): void {
+    this.#upstreamFailures.inc({ service, failure, retried: retried ? 'true' : 'false' });
+  }
+
+  /** Replicas of each pool, now and ready, read from `pools` at each scrape (the supervisor's). */
+  observePools(pools: () => ReadonlyArray<{ service: string; kind: string; ready: number; now: number }>): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'cleave_pool_replicas',
+      help: 'Processes of each pool (request replicas or task workers), by readiness.',
+      labelNames: ['service', 'kind', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of pools()) {
+          this.set({ service: pool.service, kind: pool.kind, state: 'ready' }, pool.ready);
+          this.set({ service: pool.service, kind: pool.kind, state: 'starting' }, pool.now - pool.ready);
+        }
+      },
+    });
+  }
+
+  /** The text exposition (Prometheus 0.0.4). */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  snapshot(): Promise<MetricsSnapshot> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
