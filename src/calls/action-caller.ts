@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { ActionDefinition, CallOptions } from '../app/action.ts';
 import type { App } from '../app/app.ts';
 import type { ServiceContext } from '../app/context.ts';
-import { ActionNotFoundError, CallTimeoutError } from '../errors.ts';
+import { ActionNotFoundError, CallTimeoutError, CleaveError, HttpError } from '../errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { CallContext, type CallMeta } from './call-context.ts';
 import { runAction } from './run-action.ts';
 
@@ -25,6 +26,8 @@ export interface ActionCallerOptions {
   log: Logger;
   /** Split: where the other services' actions are. */
   remote?: RemoteCaller;
+  /** Counts and times each call by action and outcome; none when absent. */
+  metrics?: Metrics;
 }
 
 export class ActionCaller {
@@ -57,6 +60,19 @@ export class ActionCaller {
   }
 
   call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
+    const { metrics } = this.#options;
+    if (metrics === undefined) return this.#dispatch(action, input, options, meta);
+    const started = performance.now();
+    const called = this.#dispatch(action, input, options, meta);
+    const id = String(idOf(action));
+    called.then(
+      () => metrics.callEnded(id, 'ok', (performance.now() - started) / 1000),
+      (error: unknown) => metrics.callEnded(id, outcomeOf(error), (performance.now() - started) / 1000),
+    );
+    return called;
+  }
+
+  #dispatch(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
     const definition = this.#find(action);
     if (!definition) return Promise.reject(this.#notFound(action));
     const asked = options?.timeoutMs;
@@ -95,4 +111,10 @@ export class ActionCaller {
 /** A definition's id, or the id a call names. */
 function idOf(action: unknown): unknown {
   return typeof action === 'string' ? action : (action as { id?: unknown } | null)?.id;
+}
+
+/** A failed call's outcome label: its error's code (an app's HttpError: its reason), else `error`. */
+function outcomeOf(error: unknown): string {
+  if (error instanceof HttpError) return error.reason;
+  return error instanceof CleaveError ? error.code : 'error';
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seriesOf, sumOf } from '../../test/helpers/prometheus.ts';
+import type { PoolStatus } from '../supervisor/status.ts';
 import { Metrics } from './metrics.ts';
 import { MetricsGatherer } from './metrics-gatherer.ts';
 
@@ -13,10 +14,26 @@ function replicaWith(count: number): Metrics {
   return metrics;
 }
 
+/** A pool of shop with `ready` processes, all ready, as the supervisor's status says. */
+function poolOf(kind: PoolStatus['kind'], ready: number): PoolStatus {
+  return {
+    service: 'shop',
+    kind,
+    replicas: { ready, now: ready, desired: ready, min: 1, max: 4 },
+    inFlight: 0,
+    eventLoop: 0.1,
+    queueDepth: 0,
+    standby: 0,
+    target: { eventLoop: 0.7 },
+    downAfterMs: 30_000,
+    scaled: { up: 1, down: 0 },
+  } as PoolStatus;
+}
+
 describe('MetricsGatherer', () => {
   it("labels each process's series with its replica, and its service where the series names none", async () => {
     const supervisor = new Metrics({ defaults: false });
-    supervisor.observePools(() => [{ service: 'shop', kind: 'requests', ready: 2, now: 2 }]);
+    supervisor.observePools(() => [poolOf('requests', 2)]);
     const gatherer = new MetricsGatherer(supervisor);
     gatherer.update({ replica: 'shop#1', service: 'shop' }, await replicaWith(3).snapshot());
     gatherer.update({ replica: 'shop#2', service: 'shop' }, await replicaWith(4).snapshot());
@@ -25,6 +42,8 @@ describe('MetricsGatherer', () => {
     assert.equal(sumOf(text, 'cleave_http_requests_total', { replica: 'shop#1' }), 3);
     assert.equal(sumOf(text, 'cleave_http_requests_total', { service: 'shop' }), 7);
     assert.equal(sumOf(text, 'cleave_http_request_duration_seconds_bucket', { le: '0.005' }), 7);
+    assert.equal(sumOf(text, 'cleave_pool_scale_decisions_total', { service: 'shop', direction: 'up' }), 1);
+    assert.equal(sumOf(text, 'cleave_pool_event_loop_utilization', { kind: 'requests' }), 0.1);
     assert.deepEqual(seriesOf(text, 'cleave_pool_replicas')[0], {
       replica: 'supervisor',
       service: 'shop',
@@ -38,7 +57,7 @@ describe('MetricsGatherer', () => {
     const gatherer = new MetricsGatherer(supervisor);
     const withGauge = async (count: number) => {
       const metrics = replicaWith(count);
-      metrics.observePools(() => [{ service: 'shop', kind: 'tasks', ready: 1, now: 1 }]);
+      metrics.observePools(() => [poolOf('tasks', 1)]);
       return metrics.snapshot();
     };
     gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(3));

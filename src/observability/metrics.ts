@@ -18,6 +18,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
+import type { PoolStatus } from '../supervisor/status.ts';
 import { answeredStatus } from './access-log.ts';
 
 /** One process's metrics as prom-client's JSON: what a child sends its supervisor. */
@@ -65,6 +66,11 @@ export class Metrics {
   readonly #gatewayDuration: Histogram<'service' | 'route' | 'method'>;
   readonly #upstreamFailures: Counter<'service' | 'failure' | 'retried'>;
   readonly #taskRuns: Counter<'service' | 'task' | 'outcome'>;
+  readonly #calls: Counter<'action' | 'outcome'>;
+  readonly #storeDuration: Histogram<'collection' | 'operation' | 'outcome'>;
+  readonly #eventsPublished: Counter<'service' | 'topic'>;
+  readonly #eventsHandled: Counter<'service' | 'topic' | 'outcome'>;
+  readonly #callDuration: Histogram<'action'>;
   readonly #taskDuration: Histogram<'service' | 'task'>;
 
   constructor(options: { defaults?: boolean } = {}) {
@@ -125,6 +131,55 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    this.#calls = new Counter({
+      name: 'cleave_calls_total',
+      help: 'ctx.call()s made from this process, by action and outcome (ok, or the error code).',
+      labelNames: ['action', 'outcome'],
+      registers,
+    });
+    this.#callDuration = new Histogram({
+      name: 'cleave_call_duration_seconds',
+      help: 'Time a ctx.call() took as its caller saw it, hops and retries included, by action.',
+      labelNames: ['action'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#storeDuration = new Histogram({
+      name: 'cleave_store_operation_duration_seconds',
+      help: 'Store operations as a handler sees them (hop included), by collection, operation and outcome.',
+      labelNames: ['collection', 'operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#eventsPublished = new Counter({
+      name: 'cleave_events_published_total',
+      help: 'Events a service emitted, by topic.',
+      labelNames: ['service', 'topic'],
+      registers,
+    });
+    this.#eventsHandled = new Counter({
+      name: 'cleave_events_handled_total',
+      help: "Events a service's listeners ran for, by topic and outcome (ok or failed).",
+      labelNames: ['service', 'topic', 'outcome'],
+      registers,
+    });
+  }
+
+  storeOperation(collection: string, operation: string, ok: boolean, seconds: number): void {
+    this.#storeDuration.observe({ collection, operation, outcome: ok ? 'ok' : 'failed' }, seconds);
+  }
+
+  eventPublished(service: string, topic: string): void {
+    this.#eventsPublished.inc({ service, topic });
+  }
+
+  eventHandled(service: string, topic: string, ok: boolean): void {
+    this.#eventsHandled.inc({ service, topic, outcome: ok ? 'ok' : 'failed' });
+  }
+
+  callEnded(action: string, outcome: string, seconds: number): void {
+    this.#calls.inc({ action, outcome });
+    this.#callDuration.observe({ action }, seconds);
   }
 
   taskRan(service: string, task: string, ok: boolean, seconds: number): void {
@@ -147,19 +202,56 @@ export class Metrics {
     this.#upstreamFailures.inc({ service, failure, retried: retried ? 'true' : 'false' });
   }
 
-  /** Replicas of each pool, now and ready, read from `pools` at each scrape (the supervisor's). */
-  observePools(pools: () => ReadonlyArray<{ service: string; kind: string; ready: number; now: number }>): void {
+  /** Each pool's processes, load, queue and scaling, read from `pools` at each scrape (the supervisor's). */
+  observePools(pools: () => readonly PoolStatus[]): void {
     const registers = [this.registry];
+    const labelNames = ['service', 'kind'] as const;
+    const gauge = (name: string, help: string, value: (pool: PoolStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const pool of pools()) this.set({ service: pool.service, kind: pool.kind }, value(pool));
+        },
+      });
     new Gauge({
       name: 'cleave_pool_replicas',
-      help: 'Processes of each pool (request replicas or task workers), by readiness.',
-      labelNames: ['service', 'kind', 'state'],
+      help: 'Processes of each pool (request replicas or task workers), ready or starting.',
+      labelNames: [...labelNames, 'state'],
       registers,
       collect() {
         this.reset();
-        for (const pool of pools()) {
-          this.set({ service: pool.service, kind: pool.kind, state: 'ready' }, pool.ready);
-          this.set({ service: pool.service, kind: pool.kind, state: 'starting' }, pool.now - pool.ready);
+        for (const { service, kind, replicas } of pools()) {
+          this.set({ service, kind, state: 'ready' }, replicas.ready);
+          this.set({ service, kind, state: 'starting' }, replicas.now - replicas.ready);
+        }
+      },
+    });
+    gauge('cleave_pool_replicas_desired', "The autoscaler's size for each pool.", (pool) => pool.replicas.desired);
+    gauge(
+      'cleave_pool_in_flight',
+      "Requests in flight over a pool's ready replicas (time-weighted); a task pool's running tasks.",
+      (pool) => pool.inFlight,
+    );
+    gauge(
+      'cleave_pool_event_loop_utilization',
+      "Mean event-loop utilisation of a pool's ready replicas, 0 to 1.",
+      (pool) => pool.eventLoop,
+    );
+    gauge('cleave_pool_queue_depth', 'Tasks waiting for a worker of the pool.', (pool) => pool.queueDepth);
+    new Counter({
+      name: 'cleave_pool_scale_decisions_total',
+      help: "The autoscaler's decisions to grow or shrink each pool.",
+      labelNames: [...labelNames, 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { service, kind, scaled } of pools()) {
+          this.inc({ service, kind, direction: 'up' }, scaled.up);
+          this.inc({ service, kind, direction: 'down' }, scaled.down);
         }
       },
     });

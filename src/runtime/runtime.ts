@@ -96,22 +96,36 @@ export class Runtime {
     await this.queue.start();
 
     const local = new Set(app.services.map((service) => service.name));
+    const { metrics } = this.options;
     const caller: ActionCaller = new ActionCaller({
       app: this.options.app,
       local,
       contextFor: (service) => contexts.for(service),
       log,
       ...(ports.remoteCalls ? { remote: ports.remoteCalls } : {}),
+      ...(metrics ? { metrics } : {}),
     });
     const calls: CallWithMeta = (action, input, options, meta) => caller.call(action, input, options, meta);
-    const contexts = new ServiceContexts({ bus: ports.bus, store: ports.store, queue: this.queue, calls }, log);
+    const contexts = new ServiceContexts(
+      { bus: ports.bus, store: ports.store, queue: this.queue, calls, ...(metrics ? { metrics } : {}) },
+      log,
+    );
     for (const service of app.services) {
       const context = contexts.for(service.name);
       for (const listener of service.listeners) {
+        const run = (payload: unknown) => listener.handler(payload, context);
+        // Counted as it ends; a failure still reaches the bus, which logs it.
+        const counted = async (payload: unknown) => {
+          try {
+            await run(payload);
+            metrics?.eventHandled(service.name, listener.topic, true);
+          } catch (error) {
+            metrics?.eventHandled(service.name, listener.topic, false);
+            throw error;
+          }
+        };
         // Grouped by service: split, one replica of the service hears each event, not all of them.
-        this.unsubscribers.push(
-          ports.bus.subscribe(listener.topic, (payload) => listener.handler(payload, context), { group: service.name }),
-        );
+        this.unsubscribers.push(ports.bus.subscribe(listener.topic, metrics ? counted : run, { group: service.name }));
       }
     }
     this.cron = new CronScheduler({ lock: ports.lock, log, contextFor: (service) => contexts.for(service) });
@@ -138,7 +152,7 @@ export class Runtime {
         behindGateway,
         calls,
         ...(cache ? { cache } : {}),
-        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+        ...(metrics ? { metrics } : {}),
         rateLimiter: new RateLimiter({
           app: this.options.app,
           counters: ports.rateCounters,

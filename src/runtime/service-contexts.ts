@@ -13,6 +13,8 @@ import type { CallOptions } from '../app/action.ts';
 import { freshMeta, type CallWithMeta } from '../calls/call-context.ts';
 import { Collection } from '../store/collection.ts';
 import type { StoreBackend } from '../store/types.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { measuredStore } from '../store/measured.ts';
 
 const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
 
@@ -22,6 +24,8 @@ export interface Ports {
   queue: TaskQueue;
   /** ctx.call with a chain's meta (the process's ActionCaller); absent, a call is ActionNotFoundError. */
   calls?: CallWithMeta;
+  /** Counts the events each service emits and times its store operations; none when absent. */
+  metrics?: Metrics;
 }
 
 export class ServiceContexts {
@@ -45,12 +49,16 @@ export class ServiceContexts {
   }
 
   private create(service: string): ServiceContext {
-    const { bus, store, queue, calls } = this.ports;
+    const { bus, queue, calls, metrics } = this.ports;
+    const store = metrics ? measuredStore(this.ports.store, metrics) : this.ports.store;
     const collections = new Map<string, Collection<unknown>>();
     return {
       service,
       log: this.log.child({ service }),
-      emit: (topic, payload) => bus.publish(topic, payload),
+      emit: (topic, payload) => {
+        metrics?.eventPublished(service, topic);
+        return bus.publish(topic, payload);
+      },
       on: <T>(topic: string, handler: EventHandler<T>) => bus.subscribe(topic, handler as EventHandler),
       off: (topic, handler) => bus.unsubscribe(topic, handler),
       run: <I, O>(task: TaskRef<I, O>, input: I) =>

@@ -118,7 +118,7 @@ export class Supervisor {
       ...(config.CLEAVE_SCALE_DOWN_AFTER_MS === undefined ? {} : { downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS }),
     });
     this.#decisions = new DecisionLog(options.log);
-    this.#metrics.observePools(() => this.#poolCounts());
+    this.#metrics.observePools(() => this.status().pools);
   }
 
   /** The services this node runs. */

@@ -240,6 +240,13 @@ for (const mode of ['dev', 'start'] as const) {
         sumOf(text, 'cleave_http_request_duration_seconds_count', { route: '/api/stats' }) >= before.served + 5,
       );
       assert.ok(sumOf(text, 'process_cpu_user_seconds_total') > 0, "the processes' own metrics");
+      // What the tests above did: posts asked auth for authors, a sign-up was heard by posts.
+      assert.ok(sumOf(text, 'cleave_calls_total', { action: 'auth.profile', outcome: 'ok' }) >= 4, 'calls');
+      assert.ok(sumOf(text, 'cleave_events_published_total', { service: 'auth', topic: 'user.created' }) >= 1);
+      assert.ok(
+        sumOf(text, 'cleave_events_handled_total', { service: 'posts', topic: 'user.created', outcome: 'ok' }) >= 1,
+      );
+      assert.ok(sumOf(text, 'cleave_store_operation_duration_seconds_count', { operation: 'put', outcome: 'ok' }) >= 4);
       if (mode === 'start') {
         const replicas = seriesOf(text, 'cleave_http_requests_total')
           .filter((labels) => labels.route === '/api/stats')
