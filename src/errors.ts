@@ -187,6 +187,21 @@ export class UpstreamUnavailableError extends CleaveError {
   override readonly retryable = true;
 }
 
+/**
+ * Between nodes only: another node's listener had no replica to run the request and ran
+ * nothing. The sending gateway tries another node; a client sees CLEAVE_UPSTREAM_UNAVAILABLE.
+ */
+export class NodeDeclinedError extends CleaveError {
+  readonly code = 'CLEAVE_NODE_DECLINED';
+  readonly status = 502;
+  readonly source = 'upstream';
+  override readonly retryable = true;
+
+  constructor(message = 'the other node had no replica to run the request') {
+    super(message);
+  }
+}
+
 /** A replica took the request but did not answer in time (connect or response headers). */
 export class UpstreamTimeoutError extends CleaveError {
   readonly code = 'CLEAVE_UPSTREAM_TIMEOUT';

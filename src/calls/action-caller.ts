@@ -64,7 +64,8 @@ export class ActionCaller {
     if (metrics === undefined) return this.#dispatch(action, input, options, meta);
     const started = performance.now();
     const called = this.#dispatch(action, input, options, meta);
-    const id = String(idOf(action));
+    // Named only when the app declares it: a name from a request must not make series.
+    const id = this.#find(action)?.id ?? 'unknown';
     called.then(
       () => metrics.callEnded(id, 'ok', (performance.now() - started) / 1000),
       (error: unknown) => metrics.callEnded(id, outcomeOf(error), (performance.now() - started) / 1000),

@@ -133,7 +133,6 @@ export const env = {
     });
   },
 
-  /** Comma-separated names (`posts,chat`), or undefined when unset; each a plain word. */
   /** An optional name: letters, digits, `.`, `_` and `-`, at most 63 (a host name's label, a pod's name). */
   optionalName() {
     return schema<string | undefined>((raw) => {
@@ -144,6 +143,8 @@ export const env = {
       return { value: name };
     });
   },
+
+  /** Comma-separated names (`posts,chat`), or undefined when unset; each a plain word. */
   optionalNames() {
     return schema<string[] | undefined>((raw) => {
       if (raw === undefined || raw.trim() === '') return { value: undefined };

@@ -43,6 +43,8 @@ export class NatsDirectory {
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   #selfId: string | undefined;
+  /** Said it leaves: no heartbeat after that, or the others would take it back while it stops. */
+  #stopped = false;
 
   /** `nats` is started and stopped by whoever made it. */
   constructor(nats: NatsConnection, options: NatsDirectoryOptions) {
@@ -75,6 +77,7 @@ export class NatsDirectory {
 
   /** Tells the others this node leaves, and stops hearing them. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     if (this.#selfId !== undefined) this.#publish({ leaving: this.#selfId });
     await this.#subscription?.drain().catch(() => {});
@@ -86,7 +89,7 @@ export class NatsDirectory {
    * replica, or got one back, is heard by the other nodes' gateways at once.
    */
   announce(): void {
-    if (this.#subscription) this.#beat();
+    if (this.#subscription && !this.#stopped) this.#beat();
   }
 
   #beat(): void {

@@ -136,10 +136,12 @@ describe('cleave export k8s', () => {
         { name: 'CLEAVE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       ]);
       assert.deepEqual(at(pod, 'containers.0.ports.1'), { name: 'nodes', containerPort: 3001 });
+      assert.deepEqual(at(pod, 'containers.0.ports.2'), { name: 'metrics', containerPort: 9464 });
     }
     const settings = at(find(objects, 'ConfigMap', 'forum-config'), 'data') as Record<string, string>;
     assert.equal(settings.CLEAVE_NODE_PORT, '3001');
     assert.equal(settings.CLEAVE_CLUSTER_KEY, '/etc/cleave/cluster/node.key');
+    assert.equal(settings.CLEAVE_ADMIN_PORT, '9464', 'a fixed metrics port for the scraper');
     const named = defineService('gateway');
     named.get('/', () => null);
     assert.throws(

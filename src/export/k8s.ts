@@ -52,6 +52,8 @@ const MATCHES_PER_RULE = 64;
 const RULES_PER_ROUTE = 16;
 /** Tasks waiting per pod before KEDA adds one: each pod's one task worker takes one at a time. */
 const TASK_LAG_PER_POD = 5;
+/** Every pod's admin listener: Prometheus scrapes `/metrics` there (the pod template's annotations say so). */
+const METRICS_PORT = 9464;
 /** Where a pod finds the cluster's CA, its node certificate and key (`cleave cluster-cert --node k8s`). */
 const CLUSTER_DIR = '/etc/cleave/cluster';
 /** The gateway pods: two, so one can be replaced while the other serves. */
@@ -90,6 +92,9 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
         CLEAVE_CLUSTER_CA: `${CLUSTER_DIR}/ca.crt`,
         CLEAVE_CLUSTER_CERT: `${CLUSTER_DIR}/node.crt`,
         CLEAVE_CLUSTER_KEY: `${CLUSTER_DIR}/node.key`,
+        // The admin listener on the pod's network for the cluster's Prometheus, on a fixed port.
+        CLEAVE_ADMIN_HOST: '::',
+        CLEAVE_ADMIN_PORT: String(METRICS_PORT),
         LOG_LEVEL: 'info',
       },
     },
@@ -104,7 +109,14 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
       replicas,
       selector: { matchLabels: selectorOf(labelsOf(appName, component)) },
       template: {
-        metadata: { labels: labelsOf(appName, component) },
+        metadata: {
+          labels: labelsOf(appName, component),
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(METRICS_PORT),
+            'prometheus.io/path': '/metrics',
+          },
+        },
         spec: {
           // The pre-stop wait, then the gateway's grace and the replicas' after it.
           terminationGracePeriodSeconds: PRE_STOP_SECONDS + Math.ceil((2 * stopGraceMs) / 1000) + 5,
@@ -116,6 +128,7 @@ export function k8sManifests(app: App, options: K8sExportOptions): K8sObject[] {
               ports: [
                 { name: 'http', containerPort: port },
                 { name: 'nodes', containerPort: nodePort },
+                { name: 'metrics', containerPort: METRICS_PORT },
               ],
               envFrom: [{ configMapRef: { name: config } }, { secretRef: { name: secrets } }],
               // A pod is a node: named as Kubernetes names it, holding the cluster's certificate.

@@ -13,7 +13,7 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Candidates } from '../balancer/index.ts';
-import { ClientClosedError } from '../errors.ts';
+import { ClientClosedError, NodeDeclinedError } from '../errors.ts';
 import { sendError } from '../http/respond.ts';
 import type { Lease } from '../upstream/replica.ts';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
@@ -25,7 +25,14 @@ import type { TrustedProxies } from './forwarded.ts';
 import { tryAgain } from '../upstream/attempts.ts';
 import { pickReplica } from '../upstream/pick.ts';
 import type { ServicePool } from '../upstream/pools.ts';
-import { blamesReplica, isTimeout, upstreamErrorChannel, upstreamFailureOf } from '../upstream/upstream-failure.ts';
+import {
+  blamesReplica,
+  isTimeout,
+  reachedNothing,
+  upstreamErrorChannel,
+  upstreamFailureOf,
+} from '../upstream/upstream-failure.ts';
+import { DECLINED_HEADER, isRemoteNode } from '../upstream/remote-nodes.ts';
 import type { UpstreamFailure } from '../upstream/upstream-failure.ts';
 
 export interface ExchangeSettings {
@@ -38,6 +45,8 @@ export interface ExchangeSettings {
   trustedProxies: TrustedProxies;
   /** Which part of a sticky cookie this listener reads and writes. */
   affinity: AffinityScope;
+  /** A node listener's: an answer that ran nothing is marked so (peers.ts). */
+  declines: boolean;
   /** The response cache, which a replica's X-Cleave-Invalidate reaches. */
   cache?: ResponseCache | undefined;
 }
@@ -129,6 +138,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     stripResponseHopByHop(headers);
+    const declined = headers[DECLINED_HEADER] !== undefined;
+    delete headers[DECLINED_HEADER];
+    // Another node had no replica to run it: a third may, and a bodiless request is whole still.
+    if (declined && this.#lease !== undefined && isRemoteNode(this.#lease.replica) && this.#options?.body === null) {
+      controller.abort(new NodeDeclinedError());
+      return;
+    }
     const invalidated = headers[INVALIDATE_HEADER];
     if (invalidated !== undefined) {
       delete headers[INVALIDATE_HEADER];
@@ -237,7 +253,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const attempt = {
       failure,
       // Whether undici wrote the request, not just what the error says: a reset can come before.
-      reached: this.#requestSent,
+      // A node that declined had it, and ran nothing.
+      reached: failure === 'declined' ? false : this.#requestSent,
       repeatable: this.#options?.body === null && IDEMPOTENT.has(this.#req.method ?? ''),
     };
     return tryAgain(attempt, this.retries, this.#settings.maxRetries, (this.#pool as ServicePool).budget);
@@ -246,6 +263,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   #fail(cause: unknown): void {
     this.tap?.abandon();
     const failure = this.#lastFailure;
+    if (this.#settings.declines && (failure === undefined || reachedNothing(failure))) {
+      this.#res.setHeader(DECLINED_HEADER, '1');
+    }
     const error =
       failure !== undefined && isTimeout(failure)
         ? new UpstreamTimeoutError(`${this.service} did not answer in time`, { cause })

@@ -25,7 +25,6 @@ import { RpcClient } from '../ipc/rpc-client.ts';
 import { IpcRateCounters } from '../ratelimit/ipc.ts';
 import { busOf, natsOf, rateCountersOf, redisOf, startAll, stopAll } from '../runtime/shared-servers.ts';
 import { NatsDirectory } from '../discovery/nats-directory.ts';
-import { nodeId } from '../discovery/node.ts';
 import { servicesOfThisNode } from '../supervisor/node-services.ts';
 import { watchReplicas } from '../upstream/membership.ts';
 import { RemoteNodes } from '../upstream/remote-nodes.ts';
@@ -33,6 +32,12 @@ import { TrustedProxies } from './forwarded.ts';
 import { subscribeInvalidations } from '../cache/invalidation.ts';
 
 setTitle(roleFromArgv() ?? 'gateway');
+
+function requiredNodeId(id: string | undefined): string {
+  if (id === undefined)
+    throw new ConfigError('CLEAVE_NODE_ID', 'is required in a gateway with a node listener (the supervisor sets it)');
+  return id;
+}
 const appModule = process.env.CLEAVE_APP_MODULE;
 if (!appModule)
   throw new ConfigError('CLEAVE_APP_MODULE', 'is required in the gateway process (the supervisor sets it)');
@@ -70,8 +75,9 @@ const gateway = new Gateway({
         nodeListener: {
           port: config.CLEAVE_NODE_PORT,
           tls: clusterTls,
-          // The supervisor names its node to its gateway; a gateway started alone, by itself.
-          nodeId: config.CLEAVE_NODE_ID ?? nodeId(),
+          // The supervisor names its node to its gateway: the heartbeats' name, which the other
+          // nodes' cookies use, so a name of the gateway's own would break stickiness.
+          nodeId: requiredNodeId(config.CLEAVE_NODE_ID),
         },
       }
     : {}),

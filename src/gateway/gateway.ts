@@ -30,12 +30,12 @@ export interface GatewayOptions {
   tls?: TlsSettings;
   /** Sign-in and rate limits for the answers the cache gives (the replicas check the others). */
   cacheGuards?: ProxyOptions['cacheGuards'];
+  /** Counts and times the requests of the public listener, and every failed attempt on a replica. */
+  metrics?: Metrics;
   /**
    * A second listener, for other nodes' gateways: mutual TLS with the cluster's certificates
    * (`tls.clientCa`), so whoever reaches it without one is refused in the handshake.
    */
-  /** Counts and times the requests of the public listener, and every failed attempt on a replica. */
-  metrics?: Metrics;
   nodeListener?: {
     port: number;
     tls: TlsSettings;
@@ -116,6 +116,7 @@ export class Gateway {
     this.#nodeServer = node ? serverOn(node.port, node.tls, node.nodeId) : undefined;
     healthChannel.subscribe(this.#healthListener);
     const { metrics } = options;
+    if (metrics && cache) metrics.observeCache(() => cache.stats());
     if (metrics) {
       this.#failureListener = (message: unknown) => {
         const { service, failure, retried } = message as UpstreamErrorMessage;

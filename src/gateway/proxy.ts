@@ -26,6 +26,7 @@ import type { Authenticator } from '../http/auth.ts';
 import type { RateLimiter } from '../http/rate-limit.ts';
 import { writeCached } from '../cache/write-cached.ts';
 import { peersOf } from './peers.ts';
+import { DECLINED_HEADER } from '../upstream/remote-nodes.ts';
 
 export interface ProxyOptions {
   router: Router;
@@ -63,15 +64,19 @@ type TrackedResponse = ServerResponse & { [EXCHANGE]?: ProxyExchange };
 
 export function createProxy(options: ProxyOptions): RequestPipeline {
   const { router, pools, log, cache } = options;
-  const { trustedProxies, appendPeer, affinity } = peersOf(options.trustedProxies, options.asNode);
+  const { trustedProxies, clientTrust, appendPeer, affinity, declines } = peersOf(
+    options.trustedProxies,
+    options.asNode,
+  );
   const accessLog = options.accessLog ?? true;
   const settings: ExchangeSettings = {
     log,
     maxRetries: options.maxRetries ?? 2,
     responseTimeoutMs: options.responseTimeoutMs ?? 35_000,
     bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
-    trustedProxies,
+    trustedProxies: clientTrust,
     affinity,
+    declines,
     cache,
   };
 
@@ -162,7 +167,10 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
   function forward(req: IncomingMessage, exchange: ProxyExchange, target: string): void {
     try {
       const pool = pools.get(exchange.service);
-      if (!pool) throw new UpstreamUnavailableError(`no replica of ${exchange.service} is running`);
+      if (!pool) {
+        if (declines) exchange.res.setHeader(DECLINED_HEADER, '1');
+        throw new UpstreamUnavailableError(`no replica of ${exchange.service} is running`);
+      }
       const headers = upstreamRequestHeaders(req, { requestId: exchange.requestId, trustedProxies, appendPeer });
       exchange.start(pool, target, headers, hasBody(req));
     } catch (error) {

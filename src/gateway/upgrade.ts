@@ -88,14 +88,14 @@ export class UpgradeProxy {
     const pool = this.#options.pools.get(match.socket.service);
     if (!pool) return writeRawError(client, new UpstreamUnavailableError(`no replica of ${match.socket.service}`));
     const requestId = requestIdOf(req.headers['x-request-id']);
-    const { trustedProxies, appendPeer, affinity } = this.#peers;
+    const { trustedProxies, clientTrust, appendPeer, affinity } = this.#peers;
     pool.budget.deposit();
     this.#attempt({
       req,
       client,
       head,
       pool,
-      candidates: candidatesFor(pool, req, trustedProxies, affinity),
+      candidates: candidatesFor(pool, req, clientTrust, affinity),
       path: target.path,
       target: target.search === '' ? target.path : `${target.path}?${target.search}`,
       headers: upstreamRequestHeaders(req, { requestId, trustedProxies, appendPeer, upgrade: true }),

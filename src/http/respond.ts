@@ -13,9 +13,10 @@ import { Reply } from '../app/reply.ts';
 import type { ResponseTap } from '../cache/response-cache.ts';
 import { INVALIDATE_HEADER } from '../cache/invalidation.ts';
 import { CleaveError, InternalError, MethodNotAllowedError, RateLimitedError } from '../errors.ts';
+import { DECLINED_HEADER } from '../upstream/remote-nodes.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const KEPT_ON_ERROR = new Set(['connection', 'strict-transport-security', INVALIDATE_HEADER]);
+const KEPT_ON_ERROR = new Set(['connection', 'strict-transport-security', INVALIDATE_HEADER, DECLINED_HEADER]);
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 
 /** Response headers of one request, keys in lower case, written by writeHead. */

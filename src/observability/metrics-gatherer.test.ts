@@ -46,34 +46,39 @@ describe('MetricsGatherer', () => {
     assert.equal(sumOf(text, 'cleave_pool_event_loop_utilization', { kind: 'requests' }), 0.1);
     assert.deepEqual(seriesOf(text, 'cleave_pool_replicas')[0], {
       replica: 'supervisor',
+      pid: String(process.pid),
       service: 'shop',
       kind: 'requests',
       state: 'ready',
     });
   });
 
-  it('keeps the counts of a process that left under replica="retired", summed, and drops its gauges', async () => {
+  it("keeps a gone process's last counts, apart from its successor's, for a while, and drops its gauges", async () => {
     const supervisor = new Metrics({ defaults: false });
-    const gatherer = new MetricsGatherer(supervisor);
+    const gatherer = new MetricsGatherer(supervisor, { lingerMs: 200 });
     const withGauge = async (count: number) => {
       const metrics = replicaWith(count);
       metrics.observePools(() => [poolOf('tasks', 1)]);
       return metrics.snapshot();
     };
-    gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(3));
-    await gatherer.retire('shop#1');
-    // Started again under the same name, then replaced once more.
-    gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(5));
-    await gatherer.retire('shop#1');
-    gatherer.update({ replica: 'shop#1', service: 'shop' }, await withGauge(1));
+    gatherer.update({ replica: 'shop#1', pid: 101, service: 'shop' }, await withGauge(3));
+    gatherer.update({ replica: 'shop#2', pid: 102, service: 'shop' }, await withGauge(2));
+    // Both go in the same turn; shop#1 is started again, as pid 103.
+    gatherer.departed({ replica: 'shop#1', pid: 101 });
+    gatherer.departed({ replica: 'shop#2', pid: 102 });
+    gatherer.update({ replica: 'shop#1', pid: 103, service: 'shop' }, await withGauge(1));
     const { text } = await gatherer.exposition();
-    assert.equal(sumOf(text, 'cleave_http_requests_total', { replica: 'retired' }), 8);
-    assert.equal(sumOf(text, 'cleave_http_requests_total', { service: 'shop' }), 9, 'the total never went down');
-    assert.equal(sumOf(text, 'cleave_http_request_duration_seconds_count', { replica: 'retired' }), 8);
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { replica: 'shop#1', pid: '101' }), 3);
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { replica: 'shop#1', pid: '103' }), 1);
+    assert.equal(sumOf(text, 'cleave_http_requests_total', { service: 'shop' }), 6, 'nothing lost');
+    assert.equal(sumOf(text, 'cleave_http_request_duration_seconds_count', { pid: '102' }), 2);
     assert.deepEqual(
-      [...new Set(seriesOf(text, 'cleave_pool_replicas').map((labels) => labels.replica))],
-      ['shop#1'],
+      [...new Set(seriesOf(text, 'cleave_pool_replicas').map((labels) => labels.pid))],
+      ['103'],
       "a gone process's gauges are gone",
     );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const later = (await gatherer.exposition()).text;
+    assert.equal(sumOf(later, 'cleave_http_requests_total', { service: 'shop' }), 1, 'gone once they expire');
   });
 });

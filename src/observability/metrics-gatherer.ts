@@ -1,89 +1,108 @@
 // The supervisor's side of split-mode metrics: every child's latest snapshot, labelled with
-// its service and replica, and the supervisor's own, served as one exposition. A child that
-// leaves keeps its counts: its counters and histograms are summed into the series of
-// `replica="retired"` (its gauges, values of a process that is gone, are dropped), so a
-// service's totals never go down when a replica is replaced.
+// its service, replica and pid, and the supervisor's own, served as one exposition.
+//
+// A child that leaves keeps its last counts in the exposition for a while (`lingerMs`), under
+// its own labels, then they go: Prometheus sees a series go flat and end, so a replica's last
+// requests are scraped and `rate()` neither spikes nor resets; its successor (a replica of the
+// same name) is another series, told apart by its pid. The gone process's gauges go at once.
 
 import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'prom-client';
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage } from '../ipc/messages.ts';
 import type { Metrics, MetricsSnapshot } from './metrics.ts';
 
-/** The labels a child's every series gets: `replica`, and `service` unless the series names one. */
+/** The labels a child's every series gets: `replica` and `pid`, and `service` unless the series names one. */
 export interface ProcessLabels {
   replica: string;
+  pid?: number;
   service?: string;
+}
+
+export interface MetricsGathererOptions {
+  /** How long a gone process's counts stay in the exposition. @default 120000, several scrapes */
+  lingerMs?: number;
 }
 
 export class MetricsGatherer {
   readonly #own: Metrics;
+  readonly #lingerMs: number;
+  /** Each child's latest snapshot, by its labels' key. */
   readonly #live = new Map<string, MetricsSnapshot>();
-  #retired: MetricsSnapshot = [];
+  /** Gone children's last counts, until they expire. */
+  readonly #departed = new Map<string, { snapshot: MetricsSnapshot; until: number }>();
 
   /** `own`: the supervisor's metrics, labelled `replica="supervisor"`. */
-  constructor(own: Metrics) {
+  constructor(own: Metrics, options: MetricsGathererOptions = {}) {
     this.#own = own;
+    this.#lingerMs = options.lingerMs ?? 120_000;
   }
 
-  /** Takes the snapshots a child sends on `channel` (metrics-report.ts), and retires it once the channel closes. */
+  /** Takes the snapshots a child sends on `channel` (metrics-report.ts), and lets it go once the channel closes. */
   watch(channel: IpcChannel, labels: ProcessLabels): void {
     const stop = channel.onMessage((message) => {
       if (isIpcMessage(message) && message.type === 'metrics') this.update(labels, message.snapshot);
     });
     channel.onClose(() => {
       stop();
-      void this.retire(labels.replica);
+      this.departed(labels);
     });
   }
 
-  /** The latest snapshot of the child `labels.replica`. */
+  /** The latest snapshot of the child with `labels`. */
   update(labels: ProcessLabels, snapshot: MetricsSnapshot): void {
-    this.#live.set(labels.replica, labelled(snapshot, labels));
+    this.#live.set(keyOf(labels), labelled(snapshot, labels));
   }
 
-  /** The child `replica` is gone: its counts stay, under `replica="retired"`. */
-  async retire(replica: string): Promise<void> {
-    const last = this.#live.get(replica);
+  /** The child with `labels` is gone: its counts stay for `lingerMs`, its gauges go. */
+  departed(labels: ProcessLabels): void {
+    const key = keyOf(labels);
+    const last = this.#live.get(key);
+    this.#live.delete(key);
     if (last === undefined) return;
-    this.#live.delete(replica);
-    const counts = last
-      // prom-client's JSON says 'gauge'; its types say an enum.
-      .filter((metric) => (metric.type as unknown as string) !== 'gauge')
-      .map((metric) => ({
-        ...metric,
-        values: metric.values.map((value) => ({ ...value, labels: { ...value.labels, replica: 'retired' } })),
-      }));
-    this.#retired = await sumOf([this.#retired, counts]).getMetricsAsJSON();
+    const counts = last.filter((metric) => (metric.type as unknown as string) !== 'gauge'); // its types say an enum
+    this.#departed.set(key, { snapshot: counts, until: Date.now() + this.#lingerMs });
   }
 
   /** Every process's metrics as one Prometheus text exposition. */
   async exposition(): Promise<{ contentType: string; text: string }> {
-    const own = labelled(await this.#own.snapshot(), { replica: 'supervisor' });
-    const registry = sumOf([own, ...this.#live.values(), this.#retired]);
+    const now = Date.now();
+    for (const [key, gone] of this.#departed) if (gone.until <= now) this.#departed.delete(key);
+    const own = labelled(await this.#own.snapshot(), { replica: 'supervisor', pid: process.pid });
+    const registry = oneRegistry([
+      own,
+      ...this.#live.values(),
+      ...[...this.#departed.values()].map((gone) => gone.snapshot),
+    ]);
     return { contentType: registry.contentType, text: await registry.metrics() };
   }
 }
 
+function keyOf(labels: ProcessLabels): string {
+  return `${labels.replica}\0${labels.pid ?? ''}`;
+}
+
 /**
- * One registry of `snapshots`, series with the same name and labels summed. Every series is
- * summed, whatever aggregator a metric asked for: the replica label keeps two processes'
- * series apart, and only the retired, all counts, ever meet.
+ * One registry of `snapshots`. Their series never share labels (each has its replica and
+ * pid), so aggregating only merges each metric's series under one name; `sum` whatever
+ * aggregator a metric asked for, as prom-client's `omit` would drop some outright.
  */
-function sumOf(snapshots: MetricsSnapshot[]): Registry<PrometheusContentType> {
+function oneRegistry(snapshots: MetricsSnapshot[]): Registry<PrometheusContentType> {
   return AggregatorRegistry.aggregate<PrometheusContentType>(
     snapshots.map((snapshot) => snapshot.map((metric) => ({ ...metric, aggregator: 'sum' as const }))),
   );
 }
 
 function labelled(snapshot: MetricsSnapshot, labels: ProcessLabels): MetricsSnapshot {
+  const own: Record<string, string | number> = { replica: labels.replica };
+  if (labels.pid !== undefined) own.pid = labels.pid;
   return snapshot.map((metric) => ({
     ...metric,
     values: metric.values.map((value) => ({
       ...value,
       labels:
         labels.service === undefined || 'service' in value.labels
-          ? { replica: labels.replica, ...value.labels }
-          : { replica: labels.replica, service: labels.service, ...value.labels },
+          ? { ...own, ...value.labels }
+          : { ...own, service: labels.service, ...value.labels },
     })),
   }));
 }

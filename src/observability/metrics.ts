@@ -1,7 +1,9 @@
 // One process's Prometheus metrics (prom-client), each defined here once so every process
-// names them alike: the HTTP requests it answered by route, the gateway's hops to replicas,
-// and the process's own (CPU, memory, event loop, GC: prom-client's defaults). A registry
-// per instance, never prom-client's global one, so a test can hold several.
+// names them alike: HTTP requests by route (the app's handlers, and the gateway's edge with
+// its cache use), failed attempts on replicas, calls by action, events, store operations,
+// tasks, the response cache, the supervisor's pools, and the process's own (CPU, memory,
+// event loop, GC: prom-client's defaults). A registry per instance, never prom-client's
+// global one, so a test can hold several.
 //
 // In `cleave dev` the process serves its own registry on the admin listener; split, each
 // process sends snapshots to its supervisor, which serves them together
@@ -18,6 +20,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
+import type { CacheStats } from '../cache/response-cache.ts';
 import type { PoolStatus } from '../supervisor/status.ts';
 import { answeredStatus } from './access-log.ts';
 
@@ -253,6 +256,40 @@ export class Metrics {
           this.inc({ service, kind, direction: 'up' }, scaled.up);
           this.inc({ service, kind, direction: 'down' }, scaled.down);
         }
+      },
+    });
+  }
+
+  /** The response cache's lookups and size, read from `stats` at each scrape. */
+  observeCache(stats: () => CacheStats): void {
+    const registers = [this.registry];
+    new Counter({
+      name: 'cleave_cache_lookups_total',
+      help: 'Response cache lookups: hit, miss, or coalesced (waited for a fill already under way).',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const now = stats();
+        this.reset();
+        this.inc({ result: 'hit' }, now.hits);
+        this.inc({ result: 'miss' }, now.misses);
+        this.inc({ result: 'coalesced' }, now.coalesced);
+      },
+    });
+    new Gauge({
+      name: 'cleave_cache_entries',
+      help: 'Responses held by the response cache.',
+      registers,
+      collect() {
+        this.set(stats().entries);
+      },
+    });
+    new Gauge({
+      name: 'cleave_cache_bytes',
+      help: 'Memory the response cache holds, bodies and headers together.',
+      registers,
+      collect() {
+        this.set(stats().bytes);
       },
     });
   }

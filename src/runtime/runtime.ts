@@ -107,7 +107,14 @@ export class Runtime {
     });
     const calls: CallWithMeta = (action, input, options, meta) => caller.call(action, input, options, meta);
     const contexts = new ServiceContexts(
-      { bus: ports.bus, store: ports.store, queue: this.queue, calls, ...(metrics ? { metrics } : {}) },
+      {
+        bus: ports.bus,
+        store: ports.store,
+        queue: this.queue,
+        calls,
+        ...(metrics ? { metrics } : {}),
+        declaredTopics: new Set(this.options.app.services.flatMap((service) => service.listeners.map((l) => l.topic))),
+      },
       log,
     );
     for (const service of app.services) {
@@ -138,6 +145,7 @@ export class Runtime {
     const tls = behindGateway ? undefined : await loadTls(config);
     const cache = behindGateway || !config.CLEAVE_CACHE ? undefined : responseCacheOf(config);
     if (cache) this.unsubscribers.push(subscribeInvalidations(cache, ports.bus, app));
+    if (cache && metrics) metrics.observeCache(() => cache.stats());
     // What only some services use is loaded now for those that do, not by their first request.
     if (app.services.some((service) => service.statics.length > 0)) send();
     if (app.services.some((service) => service.sockets.length > 0)) ws();

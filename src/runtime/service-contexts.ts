@@ -26,6 +26,11 @@ export interface Ports {
   calls?: CallWithMeta;
   /** Counts the events each service emits and times its store operations; none when absent. */
   metrics?: Metrics;
+  /**
+   * The topics the app's listeners hear: an event's metrics name only these, others are
+   * `other`, so topics made up at run time (`room.${id}`) can't make series.
+   */
+  declaredTopics?: ReadonlySet<string>;
 }
 
 export class ServiceContexts {
@@ -56,7 +61,7 @@ export class ServiceContexts {
       service,
       log: this.log.child({ service }),
       emit: (topic, payload) => {
-        metrics?.eventPublished(service, topic);
+        metrics?.eventPublished(service, this.ports.declaredTopics?.has(topic) ? topic : 'other');
         return bus.publish(topic, payload);
       },
       on: <T>(topic: string, handler: EventHandler<T>) => bus.subscribe(topic, handler as EventHandler),

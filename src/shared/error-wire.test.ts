@@ -41,6 +41,7 @@ const samples: errors.CleaveError[] = [
   new errors.ActionNotFoundError('no action users.nope'),
   new errors.CollectionAccessError('posts may not read users/accounts'),
   new errors.UpstreamUnavailableError('no replica'),
+  new errors.NodeDeclinedError(),
   new errors.UpstreamTimeoutError('slow replica'),
 ];
 

@@ -56,6 +56,7 @@ const REBUILD: Record<string, (wire: WireError, details: Details) => CleaveError
   CLEAVE_NATS_UNAVAILABLE: (w) => new errors.NatsUnavailableError(w.message),
   CLEAVE_SHUTTING_DOWN: (w) => new errors.ShuttingDownError(w.message),
   CLEAVE_UPSTREAM_UNAVAILABLE: (w) => new errors.UpstreamUnavailableError(w.message),
+  CLEAVE_NODE_DECLINED: (w) => new errors.NodeDeclinedError(w.message),
   CLEAVE_UPSTREAM_TIMEOUT: (w) => new errors.UpstreamTimeoutError(w.message),
   CLEAVE_HANDLER_TIMEOUT: (_w, d) => new errors.HandlerTimeoutError(Number(d.timeoutMs)),
   CLEAVE_CALL_TIMEOUT: (_w, d) => new errors.CallTimeoutError(text(d.action), Number(d.timeoutMs)),

@@ -74,7 +74,7 @@ export class GatewayProcess implements ReplicaRegistry {
         if (!child.channel) return;
         const channel = child.channel;
         options.hub.attach('gateway', channel);
-        options.metrics?.watch(channel, { replica: 'gateway' });
+        options.metrics?.watch(channel, { replica: 'gateway', ...(child.pid ? { pid: child.pid } : {}) });
         channel.onMessage((message) => this.#onMessage(channel, message));
       },
       onEvent: (event) => {

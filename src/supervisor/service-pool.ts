@@ -173,7 +173,11 @@ export class ServicePool {
         void relay.relay({ stdout: child.stdout, stderr: child.stderr });
         if (!child.channel) return;
         hub.attach(id, child.channel);
-        this.#options.metrics?.watch(child.channel, { replica: id, service: this.service });
+        this.#options.metrics?.watch(child.channel, {
+          replica: id,
+          service: this.service,
+          ...(child.pid ? { pid: child.pid } : {}),
+        });
         child.channel.onMessage((message) => {
           if (!isIpcMessage(message)) return;
           const member = this.#members.get(id);

@@ -265,7 +265,11 @@ export class TaskPool {
         const worker = this.#workers.get(id);
         if (!worker || !child.channel) return;
         worker.channel = child.channel;
-        this.#options.metrics?.watch(child.channel, { replica: id, service: this.service });
+        this.#options.metrics?.watch(child.channel, {
+          replica: id,
+          service: this.service,
+          ...(child.pid ? { pid: child.pid } : {}),
+        });
         child.channel.onMessage((message) => this.#onMessage(id, message));
       },
       onEvent: (event) => {

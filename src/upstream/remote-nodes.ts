@@ -17,6 +17,12 @@ export function isRemoteNode(replica: Replica): boolean {
   return 'host' in replica.address && replica.address.tls === true;
 }
 
+/**
+ * On a node listener's error answer when no replica ran the request: the sending gateway may
+ * try another node (gateway/exchange.ts), and never passes it to a client.
+ */
+export const DECLINED_HEADER = 'x-cleave-declined';
+
 export interface RemoteNodesOptions {
   /** The other nodes lately heard. */
   nodes: () => readonly NodeStatus[];

@@ -35,6 +35,8 @@ const BY_CODE = new Map<string, UpstreamFailure>(
     EPIPE: 'reset',
     UND_ERR_HEADERS_TIMEOUT: 'headers-timeout',
     UND_ERR_BODY_TIMEOUT: 'body-timeout',
+    // Another node's listener answered that it had no replica to run the request.
+    CLEAVE_NODE_DECLINED: 'declined',
   } satisfies Record<string, UpstreamFailure>),
 );
 

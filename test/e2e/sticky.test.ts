@@ -158,6 +158,8 @@ describe('sticky sessions: cookie affinity across nodes', { timeout: 60_000 }, (
   let a: RunningGateway;
   /** Node B's listener, mutual TLS: api#2 and api#3. */
   let b: RunningGateway;
+  /** Node C's certificate: its listener joins the last test, with no replica of api. */
+  let ofC: { ca: string; cert: string; key: string };
 
   before(async () => {
     await cluster.start({ api: 3 });
@@ -171,6 +173,7 @@ describe('sticky sessions: cookie affinity across nodes', { timeout: 60_000 }, (
       };
     };
     const [ofA, ofB] = [await pem('a'), await pem('b')];
+    ofC = await pem('c');
     const [here, ...there] = cluster.of('api');
     b = await startGateway(there, {
       balancer: 'cookie-affinity',
@@ -225,6 +228,28 @@ describe('sticky sessions: cookie affinity across nodes', { timeout: 60_000 }, (
       const again = await socketVia(a.port, setCookie);
       assert.equal(again.setCookie, undefined, 'no new cookie while it holds');
       assert.equal(again.pid, pid, `${setCookie} brings the socket back to its replica`);
+    }
+  });
+
+  it('tries another node when one has no replica of the service, and never shows the client its refusal', async () => {
+    const c = await startGateway([], {
+      balancer: 'cookie-affinity',
+      asNode: { id: 'c', tls: { cert: ofC.cert, key: ofC.key, clientCa: ofC.ca, hsts: false } },
+    });
+    a.pools.add('api', new Replica('node:c', { host: '127.0.0.1', port: c.port, tls: true }));
+    try {
+      const pids = new Set(cluster.of('api').map((replica) => replica.child.pid));
+      for (let i = 0; i < 12; i++) {
+        const answer = await get(a.port, '127.0.0.1');
+        assert.ok(pids.has(answer.pid), `answered by a replica, not ${JSON.stringify(answer)}`);
+      }
+      assert.ok(
+        c.logs.some((line) => line.msg === 'request' && line.status === 502),
+        'C was asked, and declined',
+      );
+    } finally {
+      await a.pools.remove('api', 'node:c');
+      await c.stop();
     }
   });
 });
