@@ -45,7 +45,7 @@ export async function start(options: StartOptions): Promise<void> {
   const scheme = tls ? 'https' : 'http';
   printPlan(app, supervisor, `${scheme}://localhost:${port}`);
   const host = address?.host === '::' || address?.host === undefined ? 'localhost' : address.host;
-  const admin = supervisor.status().admin;
+  const admin = supervisor.adminUrl;
   log.info(
     { app: app.name, mode: 'split', port, ...(admin ? { metrics: `${admin}/metrics` } : {}) },
     `listening on ${scheme}://${host}:${port}`,
@@ -69,6 +69,6 @@ function printPlan(app: App, supervisor: Supervisor, url: string): void {
   if (elsewhere.length > 0) lines.push(`  on other nodes: ${elsewhere.join(', ')}`);
   process.stderr.write(`cleave: ${app.name} split into ${here.length} pools and a gateway\n${lines.join('\n')}\n`);
   process.stderr.write(`cleave: ${url}\n`);
-  const admin = supervisor.status().admin;
+  const admin = supervisor.adminUrl;
   if (admin) process.stderr.write(`cleave: metrics on ${admin}/metrics\n`);
 }

@@ -39,7 +39,7 @@ import { ReplicaDirectory } from './replica-directory.ts';
 import { type ReplicaRegistry, ServicePool } from './service-pool.ts';
 import { servicesOfThisNode } from './node-services.ts';
 import { makeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
-import { type AppStatus, poolStatus } from './status.ts';
+import { type AppStatus, poolStatus, type PoolStatus } from './status.ts';
 import { TaskBroker } from './task-broker.ts';
 import { AdminListener, urlOf } from '../observability/admin-listener.ts';
 import { Metrics } from '../observability/metrics.ts';
@@ -118,7 +118,12 @@ export class Supervisor {
       ...(config.CLEAVE_SCALE_DOWN_AFTER_MS === undefined ? {} : { downAfterMs: config.CLEAVE_SCALE_DOWN_AFTER_MS }),
     });
     this.#decisions = new DecisionLog(options.log);
-    this.#metrics.observePools(() => this.status().pools);
+    this.#metrics.observePools(() => this.#poolStatuses());
+  }
+
+  /** The admin listener's URL (`/metrics`), once it listens. */
+  get adminUrl(): string | undefined {
+    return this.#adminUrl;
   }
 
   /** The services this node runs. */
@@ -284,6 +289,22 @@ export class Supervisor {
 
   /** Every pool as `cleave status` shows it. */
   status(): AppStatus {
+    return {
+      app: this.#options.app.name,
+      pid: process.pid,
+      port: this.#address?.port,
+      autoscale: this.#loop !== undefined,
+      replicaBudget: this.#autoscaler.budget,
+      pools: this.#poolStatuses(),
+      decisions: this.#decisions.recent(),
+      nodes: this.#nodes?.nodes() ?? [{ ...this.#nodeInfo(), lastSeen: new Date().toISOString(), self: true }],
+      ...(this.#gateway?.cacheStats ? { cache: this.#gateway.cacheStats } : {}),
+      ...(this.#adminUrl ? { admin: this.#adminUrl } : {}),
+    };
+  }
+
+  /** Each pool as `cleave status` and the metrics show it. */
+  #poolStatuses(): PoolStatus[] {
     const common = (key: string) => {
       const policy = this.#policyOf(key);
       return {
@@ -294,30 +315,19 @@ export class Supervisor {
         downAfterMs: this.#options.config.CLEAVE_SCALE_DOWN_AFTER_MS ?? policy.downAfterMs,
       };
     };
-    return {
-      app: this.#options.app.name,
-      pid: process.pid,
-      port: this.#address?.port,
-      autoscale: this.#loop !== undefined,
-      replicaBudget: this.#autoscaler.budget,
-      pools: [
-        ...this.#pools.map((pool) => poolStatus({ ...common(pool.key), pool, kind: 'requests', queueDepth: 0 })),
-        ...(this.#tasks?.pools ?? []).map((pool) =>
-          poolStatus({
-            ...common(pool.key),
-            pool,
-            kind: 'tasks',
-            queueDepth: pool.queueDepth,
-            inFlight: pool.running,
-            standby: pool.standbyCount,
-          }),
-        ),
-      ],
-      decisions: this.#decisions.recent(),
-      nodes: this.#nodes?.nodes() ?? [{ ...this.#nodeInfo(), lastSeen: new Date().toISOString(), self: true }],
-      ...(this.#gateway?.cacheStats ? { cache: this.#gateway.cacheStats } : {}),
-      ...(this.#adminUrl ? { admin: this.#adminUrl } : {}),
-    };
+    return [
+      ...this.#pools.map((pool) => poolStatus({ ...common(pool.key), pool, kind: 'requests', queueDepth: 0 })),
+      ...(this.#tasks?.pools ?? []).map((pool) =>
+        poolStatus({
+          ...common(pool.key),
+          pool,
+          kind: 'tasks',
+          queueDepth: pool.queueDepth,
+          inFlight: pool.running,
+          standby: pool.standbyCount,
+        }),
+      ),
+    ];
   }
 
   /** One heartbeat now for any number of changes in this turn, once the pools counted them. */
