@@ -77,6 +77,22 @@ export function busContract(name: string, make: () => Promise<Bus>, options: Bus
       assert.deepEqual(a.items, [1]);
     });
 
+    it("carries an event's trace context beside its payload, and none when it was sent without", async () => {
+      const heard = received<[unknown, unknown]>();
+      const off = bus.subscribe('t.traced', (payload, _topic, trace) => heard.push([payload, trace]));
+      const trace = {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'vendor=value',
+      };
+      await bus.publish('t.traced', { n: 1 }, trace);
+      await bus.publish('t.traced', { n: 2 });
+      assert.deepEqual(await heard.next(2), [
+        [{ n: 1 }, trace],
+        [{ n: 2 }, undefined],
+      ]);
+      off();
+    });
+
     it('gives each listener its own copy of the payload', async () => {
       const seen = received<{ n: number }>();
       bus.subscribe('t.copy', (payload) => {

@@ -17,6 +17,7 @@ import { InternalError } from '../errors.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION, subscriptionKey } from '../ipc/messages.ts';
 import type { Bus, EventHandler, SubscribeOptions } from './types.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 export interface IpcBusOptions {
   /** Told about a listener that threw or rejected; the bus carries on. */
@@ -53,7 +54,7 @@ export class IpcBus implements Bus {
     this.#stopListening = channel.onMessage((message) => {
       if (!isIpcMessage(message)) return;
       if (message.type === 'event')
-        this.#deliver(subscriptionKey(message.topic, message.group), message.topic, message.payload);
+        this.#deliver(subscriptionKey(message.topic, message.group), message.topic, message.payload, message.trace);
       else if (message.type === 'unsubscribed') this.#left(subscriptionKey(message.topic, message.group));
     });
   }
@@ -85,11 +86,12 @@ export class IpcBus implements Bus {
    * that awaits goes at the pace of the pipe instead of queueing without bound. Rejects with
    * ShuttingDownError when the channel to the supervisor is closed.
    */
-  publish(topic: string, payload: unknown): Promise<void> {
+  publish(topic: string, payload: unknown, trace?: TraceCarrier): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
-        this.#channel.send({ cleave: PROTOCOL_VERSION, type: 'publish', topic, payload }, (error) =>
-          error ? reject(error) : resolve(),
+        this.#channel.send(
+          { cleave: PROTOCOL_VERSION, type: 'publish', topic, payload, ...(trace === undefined ? {} : { trace }) },
+          (error) => (error ? reject(error) : resolve()),
         );
       } catch (cause) {
         reject(new InternalError(`the payload for ${topic} cannot cross the IPC channel`, { cause }));
@@ -152,7 +154,7 @@ export class IpcBus implements Bus {
     this.#channel.send({ cleave: PROTOCOL_VERSION, type, topic, ...(group === undefined ? {} : { group }) });
   }
 
-  #deliver(key: string, topic: string, payload: unknown): void {
+  #deliver(key: string, topic: string, payload: unknown, trace: TraceCarrier | undefined): void {
     const subscription = this.#subscriptions.get(key);
     if (subscription === undefined) return;
     const handlers = subscription.handlers.size > 0 ? subscription.handlers : subscription.leaving;
@@ -160,7 +162,7 @@ export class IpcBus implements Bus {
     // Each handler gets its own copy, as MemoryBus gives: one handler's changes stay its own.
     for (const handler of [...handlers]) {
       try {
-        const result = handler(structuredClone(payload), topic);
+        const result = handler(structuredClone(payload), topic, trace);
         if (result instanceof Promise) result.catch((error: unknown) => this.#onListenerError(error, topic));
       } catch (error) {
         this.#onListenerError(error, topic);

@@ -4,6 +4,7 @@
 // A subscription's group changes nothing here: in one process each group has
 // one member, which hears every event.
 
+import type { TraceCarrier } from '../observability/tracing.ts';
 import type { Bus, EventHandler } from './types.ts';
 
 export interface MemoryBusOptions {
@@ -25,13 +26,13 @@ export class MemoryBus implements Bus {
     this.topics.clear();
   }
 
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publish(topic: string, payload: unknown, trace?: TraceCarrier): Promise<void> {
     const handlers = this.topics.get(topic);
     if (!handlers || handlers.size === 0) return;
     // Each listener gets its own copy: in split mode payloads cross a process
     // boundary, so a listener mutating its payload must not be visible to others.
     for (const handler of [...handlers]) {
-      queueMicrotask(() => this.deliver(handler, structuredClone(payload), topic));
+      queueMicrotask(() => this.deliver(handler, structuredClone(payload), topic, trace));
     }
   }
 
@@ -52,9 +53,9 @@ export class MemoryBus implements Bus {
     if (handlers.size === 0) this.topics.delete(topic);
   }
 
-  private deliver(handler: EventHandler, payload: unknown, topic: string): void {
+  private deliver(handler: EventHandler, payload: unknown, topic: string, trace: TraceCarrier | undefined): void {
     try {
-      const result = handler(payload, topic);
+      const result = handler(payload, topic, trace);
       if (result instanceof Promise) result.catch((error: unknown) => this.onListenerError(error, topic));
     } catch (error) {
       this.onListenerError(error, topic);

@@ -13,6 +13,8 @@ import { InternalError, ShuttingDownError } from '../errors.ts';
 import type { NatsConnection } from '../nats/connection.ts';
 import { eventSubject, token } from '../nats/subjects.ts';
 import type { Bus, EventHandler, SubscribeOptions } from './types.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
+import { traceHeaders, traceOfHeaders } from '../nats/trace-headers.ts';
 
 export interface NatsBusOptions {
   /** The app's name: its subjects, apart from other apps on the same NATS. */
@@ -64,7 +66,7 @@ export class NatsBus implements Bus {
    * reconnecting, buffers it) in order. Rejects with ShuttingDownError once the connection
    * is closed.
    */
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publish(topic: string, payload: unknown, trace?: TraceCarrier): Promise<void> {
     let data: Uint8Array;
     try {
       data = payload === undefined ? new Uint8Array() : encoder.encode(JSON.stringify(payload));
@@ -73,7 +75,8 @@ export class NatsBus implements Bus {
     }
     const client = this.#nats.client;
     if (client.isClosed() || client.isDraining()) throw new ShuttingDownError('the NATS connection is closed');
-    client.publish(eventSubject(this.#app, topic), data);
+    const carried = traceHeaders(trace);
+    client.publish(eventSubject(this.#app, topic), data, carried === undefined ? undefined : { headers: carried });
   }
 
   subscribe(topic: string, handler: EventHandler, options: SubscribeOptions = {}): () => void {
@@ -91,7 +94,8 @@ export class NatsBus implements Bus {
         callback: (error, message) => {
           if (error) return this.#onListenerError(error, topic);
           const handlers = entry.handlers.size > 0 ? entry.handlers : (entry.leaving ?? entry.handlers);
-          for (const each of [...handlers]) this.#deliver(each, message.data, topic);
+          const trace = traceOfHeaders(message.headers);
+          for (const each of [...handlers]) this.#deliver(each, message.data, topic, trace);
         },
       });
       subscribed = Object.assign(entry, { subscription });
@@ -116,10 +120,10 @@ export class NatsBus implements Bus {
     void subscribed.subscription.drain().catch(() => undefined);
   }
 
-  #deliver(handler: EventHandler, data: Uint8Array, topic: string): void {
+  #deliver(handler: EventHandler, data: Uint8Array, topic: string, trace: TraceCarrier | undefined): void {
     try {
       const payload: unknown = data.length === 0 ? undefined : JSON.parse(decoder.decode(data));
-      const result = handler(payload, topic);
+      const result = handler(payload, topic, trace);
       if (result instanceof Promise) result.catch((error: unknown) => this.#onListenerError(error, topic));
     } catch (error) {
       this.#onListenerError(error, topic);

@@ -1,7 +1,10 @@
 // The Bus port: fire-and-forget events by topic. In-process today; the
 // supervisor hub (IPC) and NATS adapters implement the same interface.
 
-export type EventHandler<T = unknown> = (payload: T, topic: string) => void | Promise<void>;
+import type { TraceCarrier } from '../observability/tracing.ts';
+
+/** `trace`: the emitting span's trace context, when it was traced (observability/tracing.ts). */
+export type EventHandler<T = unknown> = (payload: T, topic: string, trace?: TraceCarrier) => void | Promise<void>;
 
 export interface SubscribeOptions {
   group?: string;
@@ -10,8 +13,11 @@ export interface SubscribeOptions {
 export interface Bus {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Delivers to every current subscriber of `topic`; never throws for a listener's error. */
-  publish(topic: string, payload: unknown): Promise<void>;
+  /**
+   * Delivers to every current subscriber of `topic`; never throws for a listener's error.
+   * `trace` reaches each handler as it was given, beside the payload, never in it.
+   */
+  publish(topic: string, payload: unknown, trace?: TraceCarrier): Promise<void>;
   /**
    * Returns the function that removes this subscription. With a `group`, an event reaches one
    * process among those subscribed in that group (a service's replicas: its listeners run

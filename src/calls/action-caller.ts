@@ -11,6 +11,7 @@ import { ActionNotFoundError, CallTimeoutError, CleaveError, HttpError } from '.
 import type { Metrics } from '../observability/metrics.ts';
 import { CallContext, type CallMeta } from './call-context.ts';
 import { runAction } from './run-action.ts';
+import { carrierOf, SpanKind, spanAround, startSpan, tracingOn } from '../observability/tracing.ts';
 
 /** Sends a call to a replica of the action's pool (split mode). */
 export interface RemoteCaller {
@@ -61,11 +62,22 @@ export class ActionCaller {
 
   call(action: unknown, input: unknown, options: CallOptions | undefined, meta: CallMeta): Promise<unknown> {
     const { metrics } = this.#options;
-    if (metrics === undefined) return this.#dispatch(action, input, options, meta);
+    const traced = tracingOn();
+    if (metrics === undefined && !traced) return this.#dispatch(action, input, options, meta);
     const started = performance.now();
-    const called = this.#dispatch(action, input, options, meta);
+    const definition = this.#find(action);
     // Named only when the app declares it: a name from a request must not make series.
-    const id = this.#find(action)?.id ?? 'unknown';
+    const id = definition?.id ?? 'unknown';
+    // The caller's side of the call: a client span when it leaves the process.
+    const span = traced
+      ? startSpan(
+          `call ${id}`,
+          definition !== undefined && this.#options.local.has(definition.service) ? SpanKind.INTERNAL : SpanKind.CLIENT,
+          { 'cleave.action': id, 'cleave.request_id': meta.requestId },
+        )
+      : undefined;
+    const called = spanAround(span, () => this.#dispatch(action, input, options, meta));
+    if (metrics === undefined) return called;
     called.then(
       () => metrics.callEnded(id, 'ok', (performance.now() - started) / 1000),
       (error: unknown) => metrics.callEnded(id, outcomeOf(error), (performance.now() - started) / 1000),
@@ -89,7 +101,7 @@ export class ActionCaller {
     }
     const remote = this.#options.remote;
     if (!remote) return Promise.reject(new ActionNotFoundError(`${definition.service} does not run in this process`));
-    return remote.call(definition, input, { requestId: meta.requestId, deadline }, deadline - now);
+    return remote.call(definition, input, { requestId: meta.requestId, deadline, trace: carrierOf() }, deadline - now);
   }
 
   /**

@@ -9,12 +9,15 @@ import type { TaskRef } from '../app/task.ts';
 import type { EventHandler } from '../bus/types.ts';
 import type { Job } from '../queue/types.ts';
 import type { Collection } from '../store/collection.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 /** Who a call is for and until when: travels with every call of a chain. */
 export interface CallMeta {
   requestId: string;
   /** ms since the epoch; Infinity when nothing upstream set one. */
   deadline: number;
+  /** The calling span's, when the call leaves this process traced. */
+  trace?: TraceCarrier | undefined;
 }
 
 /** How a context makes calls: the process's ActionCaller with the chain's meta. */

@@ -6,6 +6,7 @@
 // flight, against one framed stream whose writes Node batches).
 
 import { BodyTooLargeError } from '../errors.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 /** caller → callee */
 export interface CallFrame {
@@ -19,6 +20,8 @@ export interface CallFrame {
   d: number;
   /** The input, absent when undefined. */
   p?: unknown;
+  /** The calling span's trace context (tracing.ts), absent when the caller traces nothing. */
+  t?: TraceCarrier;
 }
 
 /** callee → caller: the output (`o`), an error (`e`, a wire error), or `n`: not run (stopping). */

@@ -17,7 +17,7 @@ import { natsClient, type NatsConnection } from '../nats/connection.ts';
 import { callSubject } from '../nats/subjects.ts';
 import { fromWire, type WireError } from '../shared/error-wire.ts';
 import type { RemoteCaller } from './action-caller.ts';
-import type { CallRequest } from './answer-call.ts';
+import { callRequestOf } from './answer-call.ts';
 import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 import type { CallMeta } from './call-context.ts';
 
@@ -57,12 +57,7 @@ export class NatsCaller implements RemoteCaller {
     for (;;) {
       const left = meta.deadline - Date.now();
       if (left <= 0) throw new CallTimeoutError(definition.id, timeoutMs);
-      const request: CallRequest = {
-        a: definition.id,
-        r: meta.requestId,
-        d: left,
-        ...(input === undefined ? {} : { p: input }),
-      };
+      const request = callRequestOf(definition, input, meta, left);
       // A value JSON can't carry throws here, before anything is sent.
       const data = encoder.encode(JSON.stringify(request));
       let reply: Msg;

@@ -26,6 +26,7 @@ import { fromWire, type WireError } from '../shared/error-wire.ts';
 import { Replica } from '../upstream/replica.ts';
 import type { RemoteCaller } from './action-caller.ts';
 import type { CallMeta } from './call-context.ts';
+import { callRequestOf } from './answer-call.ts';
 import { CallConnection, type PendingCall } from './call-connection.ts';
 import { callSocketOf } from './call-server.ts';
 
@@ -131,12 +132,9 @@ export class RemoteActions implements RemoteCaller {
       const lease = replica.begin();
       let failure: UpstreamFailure | undefined;
       try {
-        call.current = this.#connectionOf(replica.id, socketPath).call({
-          a: definition.id,
-          r: meta.requestId,
-          d: remaining,
-          ...(input === undefined ? {} : { p: input }),
-        });
+        call.current = this.#connectionOf(replica.id, socketPath).call(
+          callRequestOf(definition, input, meta, remaining),
+        );
         const answer = await call.current.answer;
         replica.recordSuccess();
         if ('e' in answer) throw fromWire(answer.e as WireError);

@@ -6,6 +6,7 @@ import { AdminListener, urlOf } from '../observability/admin-listener.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { startTracing } from '../observability/tracing.ts';
 import { loadApp } from '../runtime/load-app.ts';
 import { stopOnSignals } from './signals.ts';
 
@@ -20,6 +21,7 @@ export async function dev(options: DevOptions): Promise<void> {
   process.title = 'cleave dev';
   const log = createLogger({ level: config.LOG_LEVEL });
   const { app, modulePath } = await loadApp(options.appDir, config.CLEAVE_TYPESCRIPT);
+  await startTracing({ serviceName: app.name, app: app.name, log });
   const metrics = new Metrics();
   const runtime = new Runtime({ app, appModule: modulePath, config, log, metrics });
   const admin = new AdminListener({

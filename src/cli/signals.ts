@@ -3,6 +3,7 @@
 // waits on a wedged process.
 
 import type { Logger } from 'pino';
+import { stopTracing } from '../observability/tracing.ts';
 
 export interface StopOnSignalsOptions {
   log: Logger;
@@ -24,16 +25,19 @@ export function stopOnSignals(stop: () => Promise<void>, options: StopOnSignalsO
       process.exit(1);
     }, options.graceMs + 5_000);
     hardStop.unref();
-    stop().then(
-      () => {
-        options.log.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        options.log.error({ err: error }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    // The spans of the last requests leave before the process does.
+    stop()
+      .finally(stopTracing)
+      .then(
+        () => {
+          options.log.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          options.log.error({ err: error }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -34,6 +34,7 @@ import {
 } from '../upstream/upstream-failure.ts';
 import { DECLINED_HEADER, isRemoteNode } from '../upstream/remote-nodes.ts';
 import type { UpstreamFailure } from '../upstream/upstream-failure.ts';
+import type { ActiveSpan } from '../observability/tracing.ts';
 
 export interface ExchangeSettings {
   log: Logger;
@@ -67,6 +68,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   cache: 'HIT' | 'MISS' | undefined;
   /** The response cache watching this response (to store it, or to invalidate after a write). */
   tap: ResponseTap | undefined;
+  /** This request's span at the gateway, when traced: each failed attempt is an event of it. */
+  span: ActiveSpan | undefined;
 
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
@@ -217,6 +220,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         retried,
       });
     }
+    this.span?.span.addEvent('upstream attempt failed', {
+      'cleave.replica': this.replicaId,
+      'cleave.failure': failure,
+      'cleave.retried': retried,
+    });
     if (retried) {
       this.retries += 1;
       this.#attempt();

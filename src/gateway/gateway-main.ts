@@ -10,6 +10,7 @@ import { channelOfProcess } from '../ipc/channel.ts';
 import { isIpcMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { toWire } from '../shared/error-wire.ts';
 import { createLogger } from '../observability/logger.ts';
+import { startTracing } from '../observability/tracing.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { reportMetrics } from '../observability/metrics-report.ts';
 import { loadApp } from '../runtime/load-app.ts';
@@ -45,6 +46,7 @@ const channel = channelOfProcess();
 const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false, base: { role: 'gateway' } });
 const { app } = await loadApp(appModule, config.CLEAVE_TYPESCRIPT);
+await startTracing({ serviceName: 'gateway', app: app.name, log });
 const tls = await loadTls(config);
 const clusterTls = await loadClusterTls(config);
 

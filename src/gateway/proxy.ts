@@ -26,6 +26,9 @@ import type { Authenticator } from '../http/auth.ts';
 import type { RateLimiter } from '../http/rate-limit.ts';
 import { writeCached } from '../cache/write-cached.ts';
 import { peersOf } from './peers.ts';
+import { peerAddress } from './forwarded.ts';
+import { endHttpSpan, startHttpSpan } from '../observability/http-spans.ts';
+import { carrierOf, tracingOn } from '../observability/tracing.ts';
 import { DECLINED_HEADER } from '../upstream/remote-nodes.ts';
 
 export interface ProxyOptions {
@@ -171,7 +174,12 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
         if (declines) exchange.res.setHeader(DECLINED_HEADER, '1');
         throw new UpstreamUnavailableError(`no replica of ${exchange.service} is running`);
       }
-      const headers = upstreamRequestHeaders(req, { requestId: exchange.requestId, trustedProxies, appendPeer });
+      const headers = upstreamRequestHeaders(req, {
+        requestId: exchange.requestId,
+        trustedProxies,
+        appendPeer,
+        trace: exchange.span && carrierOf(exchange.span),
+      });
       exchange.start(pool, target, headers, hasBody(req));
     } catch (error) {
       exchange.tap?.abandon();
@@ -183,6 +191,8 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
     handle(req, res) {
       const exchange = new ProxyExchange(req, res, settings, requestIdOf(req.headers['x-request-id']), pathOf(req.url));
       (res as TrackedResponse)[EXCHANGE] = exchange;
+      // Another node's gateway is a trusted peer of a node listener: one trace across both.
+      if (tracingOn()) exchange.span = startHttpSpan(req, trustedProxies.trusts(peerAddress(req)));
       try {
         route(req, exchange);
       } catch (error) {
@@ -197,9 +207,12 @@ export function createProxy(options: ProxyOptions): RequestPipeline {
       if (accessLog) {
         logAccess(log, { req, res, facts: exchange }, { replica: exchange.replicaId, retries: exchange.retries });
       }
-      options.metrics?.gatewayRequestEnded({
-        ...requestFactsOf(req, res, exchange),
-        cache: exchange.cache === 'HIT' ? 'hit' : exchange.cache === 'MISS' ? 'miss' : 'none',
+      const cacheUse = exchange.cache === 'HIT' ? 'hit' : exchange.cache === 'MISS' ? 'miss' : 'none';
+      options.metrics?.gatewayRequestEnded({ ...requestFactsOf(req, res, exchange), cache: cacheUse });
+      endHttpSpan(req, res, exchange, {
+        'cleave.replica': exchange.replicaId,
+        'cleave.retries': exchange.retries,
+        'cleave.cache': cacheUse,
       });
     },
   };

@@ -26,6 +26,27 @@ function asObject(list: string[]): Record<string, string[]> {
 const nobody = new TrustedProxies();
 
 describe('upstreamRequestHeaders', () => {
+  it("passes a trace context on from a trusted proxy only, and sends the gateway's own span when it traces", () => {
+    const clientTrace = ['traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'tracestate', 'a=1'];
+    const fromClient = asObject(
+      upstreamRequestHeaders(fakeRequest(clientTrace), { requestId: 'r1', trustedProxies: nobody }),
+    );
+    assert.equal(fromClient.traceparent, undefined, "a client's trace context is not believed");
+    assert.equal(fromClient.tracestate, undefined);
+    const proxy = TrustedProxies.fromList('198.51.100.0/24');
+    const fromProxy = asObject(
+      upstreamRequestHeaders(fakeRequest(clientTrace), { requestId: 'r1', trustedProxies: proxy }),
+    );
+    assert.deepEqual(fromProxy.traceparent, ['00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']);
+    assert.deepEqual(fromProxy.tracestate, ['a=1']);
+    const gatewaySpan = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01', tracestate: 'a=1' };
+    const traced = asObject(
+      upstreamRequestHeaders(fakeRequest(clientTrace), { requestId: 'r1', trustedProxies: proxy, trace: gatewaySpan }),
+    );
+    assert.deepEqual(traced.traceparent, [gatewaySpan.traceparent], "the gateway's span replaces the proxy's, once");
+    assert.deepEqual(traced.tracestate, ['a=1']);
+  });
+
   it('drops hop-by-hop fields and those Connection names, keeping the rest in order and case', () => {
     const req = fakeRequest([
       'Host',

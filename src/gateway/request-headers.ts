@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { peerAddress, schemeOf, type TrustedProxies } from './forwarded.ts';
 import { connectionOptions, isHopByHop } from './hop-by-hop.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 /**
  * Set by the gateway alone. `forwarded` (RFC 7239) is dropped rather than kept half-true:
@@ -29,7 +30,12 @@ export interface UpstreamHeaderOptions {
   appendPeer?: boolean;
   /** Keep the upgrade: send `Connection: Upgrade` and the client's `Upgrade` (WebSocket). */
   upgrade?: boolean;
+  /** The gateway's span of this request (tracing on): the replica's becomes its child. */
+  trace?: TraceCarrier | undefined;
 }
+
+/** W3C Trace Context: the gateway's span when it traces, else passed on only from a trusted proxy. */
+const TRACE_CONTEXT = new Set(['traceparent', 'tracestate']);
 
 export function upstreamRequestHeaders(req: IncomingMessage, options: UpstreamHeaderOptions): string[] {
   const raw = req.rawHeaders;
@@ -54,6 +60,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: UpstreamHe
       else if (lower === 'x-forwarded-host') forwardedHost ??= value;
       continue;
     }
+    if (TRACE_CONTEXT.has(lower) && (options.trace !== undefined || !trusted)) continue;
     if (lower === 'host') {
       // undici refuses a second Host; node lets duplicates through, so the first one wins.
       if (host !== undefined) continue;
@@ -70,6 +77,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, options: UpstreamHe
   const forwardedHostValue = forwardedHost ?? host;
   if (forwardedHostValue !== undefined) out.push('x-forwarded-host', forwardedHostValue);
   out.push('x-request-id', options.requestId);
+  if (options.trace !== undefined) for (const name in options.trace) out.push(name, options.trace[name] as string);
   if (options.upgrade) out.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
   return out;
 }

@@ -36,6 +36,9 @@ import { serveStatic } from './static.ts';
 import { validate } from './validate.ts';
 import { logAccess } from '../observability/access-log.ts';
 import { type Metrics, requestFactsOf } from '../observability/metrics.ts';
+import { endHttpSpan, startHttpSpan } from '../observability/http-spans.ts';
+import { type ActiveSpan, tracingOn, within } from '../observability/tracing.ts';
+import { peerAddress, type TrustedProxies } from '../gateway/forwarded.ts';
 
 export interface RequestHandlerOptions {
   router: Router;
@@ -54,6 +57,8 @@ export interface RequestHandlerOptions {
   calls?: CallWithMeta;
   /** Counts each request by route and status, and times it; none when absent. */
   metrics?: Metrics;
+  /** Whose `traceparent` is believed, besides the gateway's in front of a replica (CLEAVE_TRUSTED_PROXIES). */
+  trustedProxies?: TrustedProxies;
 }
 
 /** What the HTTP server drives: `handle` per request, `closed` once its response is over. */
@@ -73,6 +78,8 @@ interface Exchange {
   cache?: 'HIT' | 'MISS';
   /** The cache storing this response, if it may. */
   tap?: ResponseTap;
+  /** The request's span, when traced. */
+  span?: ActiveSpan | undefined;
 }
 
 const EXCHANGE = Symbol('cleave.exchange');
@@ -81,6 +88,8 @@ type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
 export function createRequestHandler(options: RequestHandlerOptions): RequestPipeline {
   const { router, auth, log } = options;
   const accessLog = options.accessLog ?? true;
+  // A replica's requests come from its gateway, which set their trace context.
+  const behindGateway = options.behindGateway ?? false;
 
   async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const method = req.method ?? 'GET';
@@ -160,7 +169,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       requestId,
       user,
       log,
-      behindGateway: options.behindGateway ?? false,
+      behindGateway,
       deadline: Date.now() + (routeOptions.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS),
       ...(options.calls ? { calls: options.calls } : {}),
     });
@@ -191,10 +200,15 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
         service: '-',
         path: pathOf(req.url),
         route: '-',
+        span: tracingOn()
+          ? startHttpSpan(req, behindGateway || (options.trustedProxies?.trusts(peerAddress(req)) ?? false))
+          : undefined,
       };
       (res as TrackedResponse)[EXCHANGE] = exchange;
-      dispatch(req, res, exchange).catch((error: unknown) =>
-        sendError(res, error, exchange.requestId, log, exchange.tap),
+      void within(exchange.span, () =>
+        dispatch(req, res, exchange).catch((error: unknown) =>
+          sendError(res, error, exchange.requestId, log, exchange.tap),
+        ),
       );
     },
 
@@ -205,6 +219,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
       if (!exchange) return;
       if (accessLog) logAccess(log, { req, res, facts: exchange });
       options.metrics?.requestEnded(requestFactsOf(req, res, exchange));
+      endHttpSpan(req, res, exchange);
     },
   };
 }

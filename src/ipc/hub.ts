@@ -20,6 +20,7 @@ import { CleaveError, InternalError } from '../errors.ts';
 import { toWire } from '../shared/error-wire.ts';
 import type { IpcChannel } from './channel.ts';
 import type { RpcHandlers } from './handlers.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 import {
   isIpcMessage,
   PROTOCOL_VERSION,
@@ -96,7 +97,7 @@ export class IpcHub {
     this.bus = {
       start: async () => {},
       stop: () => this.#local.stop(),
-      publish: async (topic, payload) => this.#route(topic, payload),
+      publish: async (topic, payload, trace) => this.#route(topic, payload, trace),
       subscribe: (topic: string, handler: EventHandler) => this.#local.subscribe(topic, handler),
       unsubscribe: (topic: string, handler: EventHandler) => this.#local.unsubscribe(topic, handler),
     };
@@ -144,7 +145,7 @@ export class IpcHub {
         }
         return;
       case 'publish':
-        return this.#route(message.topic, message.payload);
+        return this.#route(message.topic, message.payload, message.trace);
       default:
       // Responses and events only flow from the hub; a replica sending one is ignored.
     }
@@ -189,19 +190,20 @@ export class IpcHub {
     if (groups.size === 0) this.#groups.delete(topic);
   }
 
-  #route(topic: string, payload: unknown): void {
-    const event: IpcMessage = { cleave: PROTOCOL_VERSION, type: 'event', topic, payload };
+  #route(topic: string, payload: unknown, trace: TraceCarrier | undefined): void {
+    const traced = trace === undefined ? {} : { trace };
+    const event: IpcMessage = { cleave: PROTOCOL_VERSION, type: 'event', topic, payload, ...traced };
     for (const replica of this.#subscribers.get(topic) ?? []) this.#send(replica, event);
     for (const [group, members] of this.#groups.get(topic) ?? []) {
       // In turn, skipping a member whose channel closed before its detach was seen.
       for (let tries = 0; tries < members.members.length; tries++) {
         const member = members.members[members.next++ % members.members.length] as Replica;
         if (member.channel.closed) continue;
-        this.#send(member, { cleave: PROTOCOL_VERSION, type: 'event', topic, payload, group });
+        this.#send(member, { cleave: PROTOCOL_VERSION, type: 'event', topic, payload, group, ...traced });
         break;
       }
     }
-    void this.#local.publish(topic, payload);
+    void this.#local.publish(topic, payload, trace);
   }
 
   async #answer(replica: Replica, request: RpcRequest): Promise<void> {

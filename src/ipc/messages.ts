@@ -7,6 +7,7 @@ import type { MetricsSnapshot } from '../observability/metrics.ts';
 import type { Job } from '../queue/types.ts';
 import type { Count } from '../ratelimit/types.ts';
 import type { WireError } from '../shared/error-wire.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 import type { ListOptions, PutOptions, StoredRecord } from '../store/types.ts';
 
 /** The marker's value; bumped if a message changes shape. Both ends run one install, so never mixed today. */
@@ -30,7 +31,7 @@ export interface RpcMethods {
   'store.list': { args: [collection: string, options: ListOptions]; result: StoredRecord[] };
   'lock.tryAcquire': { args: [name: string, ttlMs: number]; result: boolean };
   'lock.release': { args: [name: string]; result: void };
-  'task.run': { args: [task: string, input: unknown]; result: unknown };
+  'task.run': { args: [task: string, input: unknown, trace?: TraceCarrier]; result: unknown };
   'task.enqueue': { args: [task: string, input: unknown]; result: Job };
   'task.job': { args: [id: string]; result: Job | undefined };
   'rate.hit': { args: [key: string, points: number, durationMs: number]; result: Count };
@@ -66,10 +67,16 @@ export function subscriptionKey(topic: string, group: string | undefined): strin
 }
 
 /** replica → supervisor: an event for every subscriber in the app. */
-export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload: unknown };
+export type PublishMessage = Tagged & { type: 'publish'; topic: string; payload: unknown; trace?: TraceCarrier };
 
 /** supervisor → replica: one event, sent once to each channel subscribed to its topic. */
-export type EventMessage = Tagged & { type: 'event'; topic: string; payload: unknown; group?: string };
+export type EventMessage = Tagged & {
+  type: 'event';
+  topic: string;
+  payload: unknown;
+  group?: string;
+  trace?: TraceCarrier;
+};
 
 /**
  * supervisor → replica: its unsubscribe from a group is done; no event for the group comes
@@ -81,7 +88,13 @@ export type UnsubscribedMessage = Tagged & { type: 'unsubscribed'; topic: string
 export type ReadyMessage = Tagged & { type: 'ready'; service: string; address: string };
 
 /** supervisor → task worker process: run this task; answer with task-result and the same `job`. */
-export type TaskRunMessage = Tagged & { type: 'task-run'; job: number; task: string; input: unknown };
+export type TaskRunMessage = Tagged & {
+  type: 'task-run';
+  job: number;
+  task: string;
+  input: unknown;
+  trace?: TraceCarrier;
+};
 
 /** task worker process → supervisor. */
 export type TaskResultMessage = Tagged & { type: 'task-result'; job: number } & (

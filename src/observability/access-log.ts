@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { type ActiveSpan, traceFieldsOf } from './tracing.ts';
 
 export interface AccessFacts {
   requestId: string;
@@ -14,6 +15,8 @@ export interface AccessFacts {
   service: string;
   /** HIT or MISS when the response cache was asked. */
   cache?: 'HIT' | 'MISS';
+  /** The request's span, when traced: the line carries its trace and span ids. */
+  span?: ActiveSpan | undefined;
 }
 
 export function logAccess(
@@ -33,6 +36,8 @@ export function logAccess(
       service: facts.service,
       ...(facts.cache === undefined ? {} : { cache: facts.cache }),
       ...extra,
+      // Written as the response closes, outside the request's context: the ids are named here.
+      ...traceFieldsOf(facts.span?.span),
       ...(finished ? {} : { aborted: true }),
     },
     'request',

@@ -3,6 +3,7 @@
 
 import { type DestinationStream, pino, type Logger } from 'pino';
 import { loadOnUse } from '../shared/load-on-use.ts';
+import { activeTraceFields, tracesWanted } from './tracing.ts';
 // A CommonJS module whose named export Node can't see from ESM; its default is the module.
 import sonicBoom from 'sonic-boom';
 
@@ -24,6 +25,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     // "level":"info" reads better in a log search than pino's "level":30.
     formatters: { level: (label: string) => ({ level: label }) },
+    // A line written while a request, call, event or task is traced names its trace and span.
+    ...(tracesWanted() ? { mixin: activeTraceFields } : {}),
   };
   // pino-pretty as a stream in this thread, not a transport worker: a log line
   // written just before exit is never lost.

@@ -5,7 +5,8 @@
 
 import type { RpcHandlers } from '../ipc/handlers.ts';
 import type { RpcClient } from '../ipc/rpc-client.ts';
-import type { Job, TaskQueue } from './types.ts';
+import type { Job, RunOptions, TaskQueue } from './types.ts';
+import { carrierFrom } from '../observability/tracing.ts';
 
 export class IpcTaskQueue implements TaskQueue {
   readonly #rpc: RpcClient;
@@ -20,8 +21,8 @@ export class IpcTaskQueue implements TaskQueue {
 
   async stop(): Promise<void> {}
 
-  run(task: string, input: unknown): Promise<unknown> {
-    return this.#rpc.callWithin(this.#runTimeoutMs, 'task.run', task, input);
+  run(task: string, input: unknown, options?: RunOptions): Promise<unknown> {
+    return this.#rpc.callWithin(this.#runTimeoutMs, 'task.run', task, input, options?.trace);
   }
 
   enqueue(task: string, input: unknown): Promise<Job> {
@@ -36,7 +37,7 @@ export class IpcTaskQueue implements TaskQueue {
 /** The supervisor's end: `tasks` (its TaskBroker) runs and records every replica's tasks. */
 export function serveTasks(tasks: TaskQueue): RpcHandlers {
   return {
-    'task.run': (_caller, task, input) => tasks.run(task, input),
+    'task.run': (_caller, task, input, trace) => tasks.run(task, input, { trace: carrierFrom(trace) ?? undefined }),
     'task.enqueue': (_caller, task, input) => tasks.enqueue(task, input),
     'task.job': (_caller, id) => tasks.job(id),
   };

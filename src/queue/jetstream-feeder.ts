@@ -14,12 +14,13 @@ import type { Logger } from 'pino';
 import { ShuttingDownError, TaskWorkerLostError } from '../errors.ts';
 import { Outage } from '../shared/outage.ts';
 import type { JetStreamQueue } from './jetstream-queue.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 /** Where the tasks run: a service's pool of worker processes on this node. */
 export interface TaskExecutor {
   /** Workers that can take a task now or once their current one ends. */
   readonly readyCount: number;
-  run(task: string, input: unknown): Promise<unknown>;
+  run(task: string, input: unknown, trace?: TraceCarrier): Promise<unknown>;
 }
 
 export interface TaskFeederOptions {
@@ -123,12 +124,12 @@ export class TaskFeeder {
         await queue.deadLetter(message, service, `its worker died on each of ${maxDeliveries} deliveries`);
         return;
       }
-      const { task, input } = queue.taskOf(message);
+      const { task, input, trace } = queue.taskOf(message);
       const heartbeat = setInterval(() => message.working(), ackWaitMs / 3);
       let outcome;
       this.#running += 1;
       try {
-        outcome = { output: await executor.run(task, input) };
+        outcome = { output: await executor.run(task, input, trace) };
       } catch (error) {
         if (error instanceof ShuttingDownError) {
           // Not run here: another node (or this one, restarted) takes it at once.

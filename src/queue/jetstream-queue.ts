@@ -31,6 +31,8 @@ import { fromWire, toWire, type WireError } from '../shared/error-wire.ts';
 import { reasonOf } from '../shared/server-errors.ts';
 import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 import type { Job, RunOptions, TaskQueue } from './types.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
+import { traceOfHeaders } from '../nats/trace-headers.ts';
 
 export interface JetStreamQueueOptions {
   app: App;
@@ -188,7 +190,7 @@ export class JetStreamQueue implements TaskQueue {
     const abort = (): void => this.#answeredWith(id, options.signal?.reason);
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
-      await this.#publish(service, task, input, id, { [HEADER.reply]: `${prefix}.${id}` });
+      await this.#publish(service, task, input, id, { [HEADER.reply]: `${prefix}.${id}`, ...options.trace });
     } catch (error) {
       this.#answeredWith(id, error);
     }
@@ -231,10 +233,14 @@ export class JetStreamQueue implements TaskQueue {
     return this.#jetstream().consumers.get(this.#stream, taskConsumerName(service));
   }
 
-  /** The task a delivery carries. */
-  taskOf(message: JsMsg): { task: string; input: unknown } {
+  /** The task a delivery carries, and the trace context of the span that sent it. */
+  taskOf(message: JsMsg): { task: string; input: unknown; trace: TraceCarrier | undefined } {
     const text = decoder.decode(message.data);
-    return { task: message.headers?.get(HEADER.task) ?? '', input: text === '' ? undefined : parseUntrustedJson(text) };
+    return {
+      task: message.headers?.get(HEADER.task) ?? '',
+      input: text === '' ? undefined : parseUntrustedJson(text),
+      trace: traceOfHeaders(message.headers),
+    };
   }
 
   /**

@@ -17,6 +17,7 @@ import { loadApp } from '../runtime/load-app.ts';
 import { toWire } from '../shared/error-wire.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
+import { consuming, startTracing, tracingOn } from '../observability/tracing.ts';
 
 const service = process.env.CLEAVE_SERVICE;
 const appModule = process.env.CLEAVE_APP_MODULE;
@@ -36,6 +37,7 @@ try {
 }
 const channel = channelOfProcess();
 const { app } = await loadApp(appModule, config.CLEAVE_TYPESCRIPT);
+await startTracing({ serviceName: service, app: app.name, log });
 const metrics = new Metrics();
 
 let running: Promise<void> = Promise.resolve();
@@ -45,13 +47,18 @@ channel.onMessage((message) => {
   running = running.then(() => run(message));
 });
 
-async function run({ job, task, input }: TaskRunMessage): Promise<void> {
+async function run({ job, task, input, trace }: TaskRunMessage): Promise<void> {
   const definition = findTask(app, task);
   const started = performance.now();
   const ran = (ok: boolean) => metrics.taskRan(service as string, task, ok, (performance.now() - started) / 1000);
   try {
     if (!definition) throw new TaskNotFoundError(`no task "${task}" in the app as a task worker loads it`);
-    const output = await definition.handler(input);
+    // A span of the task, the child of the one that ran it: the task's own spans and log lines join it.
+    const output = tracingOn()
+      ? await consuming(`task ${task}`, { 'cleave.task': task, 'cleave.service': service }, trace, () =>
+          definition.handler(input),
+        )
+      : await definition.handler(input);
     ran(true);
     channel.send({ cleave: PROTOCOL_VERSION, type: 'task-result', job, ok: true, output });
   } catch (error) {

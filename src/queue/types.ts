@@ -3,9 +3,12 @@
 // monolith; the supervisor's worker pools when split; JetStream later.
 
 import type { WireError } from '../shared/error-wire.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 export interface RunOptions {
   signal?: AbortSignal;
+  /** The running span's trace context: the task's span joins its trace (observability/tracing.ts). */
+  trace?: TraceCarrier | undefined;
 }
 
 export type JobState = 'pending' | 'succeeded' | 'failed';

@@ -12,6 +12,7 @@ import { PROTOCOL_VERSION } from '../ipc/messages.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { reportMetrics } from '../observability/metrics-report.ts';
+import { startTracing } from '../observability/tracing.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { loadApp } from './load-app.ts';
@@ -33,6 +34,7 @@ const channel = channelOfProcess();
 const config = loadRuntimeConfig();
 const log = createLogger({ level: config.LOG_LEVEL, pretty: false });
 const { app, modulePath } = await loadApp(required('CLEAVE_APP_MODULE'), config.CLEAVE_TYPESCRIPT);
+await startTracing({ serviceName: service, app: app.name, log });
 const metrics = new Metrics();
 const runtime = new Runtime({
   app,

@@ -30,6 +30,7 @@ import { NatsResponder } from '../calls/nats-responder.ts';
 import type { CallWithMeta } from '../calls/call-context.ts';
 import { ServiceContexts } from './service-contexts.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { consuming, type TraceCarrier, tracingOn } from '../observability/tracing.ts';
 
 export interface RuntimeOptions {
   app: App;
@@ -120,11 +121,21 @@ export class Runtime {
     for (const service of app.services) {
       const context = contexts.for(service.name);
       for (const listener of service.listeners) {
-        const run = (payload: unknown) => listener.handler(payload, context);
+        const handle = (payload: unknown) => listener.handler(payload, context);
+        // A consumer span, a child of the emitter's, when the event came traced.
+        const run = (payload: unknown, _topic: string, trace?: TraceCarrier) =>
+          tracingOn()
+            ? consuming(
+                `event ${listener.topic}`,
+                { 'messaging.destination.name': listener.topic, 'cleave.service': service.name },
+                trace,
+                () => handle(payload),
+              )
+            : handle(payload);
         // Counted as it ends; a failure still reaches the bus, which logs it.
-        const counted = async (payload: unknown) => {
+        const counted = async (payload: unknown, topic: string, trace?: TraceCarrier) => {
           try {
-            await run(payload);
+            await run(payload, topic, trace);
             metrics?.eventHandled(service.name, listener.topic, true);
           } catch (error) {
             metrics?.eventHandled(service.name, listener.topic, false);
@@ -150,6 +161,7 @@ export class Runtime {
     if (app.services.some((service) => service.statics.length > 0)) send();
     if (app.services.some((service) => service.sockets.length > 0)) ws();
     const hub = new SocketHub({ router, auth, bus: ports.bus, log, contextFor });
+    const trustedProxies = TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES);
     this.server = new HttpServer({
       pipeline: createRequestHandler({
         router,
@@ -159,12 +171,13 @@ export class Runtime {
         accessLog: config.CLEAVE_ACCESS_LOG,
         behindGateway,
         calls,
+        trustedProxies,
         ...(cache ? { cache } : {}),
         ...(metrics ? { metrics } : {}),
         rateLimiter: new RateLimiter({
           app: this.options.app,
           counters: ports.rateCounters,
-          trustedProxies: TrustedProxies.fromList(config.CLEAVE_TRUSTED_PROXIES),
+          trustedProxies,
           env: config,
         }),
       }),

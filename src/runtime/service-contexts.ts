@@ -15,6 +15,7 @@ import { Collection } from '../store/collection.ts';
 import type { StoreBackend } from '../store/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { measuredStore } from '../store/measured.ts';
+import { carrierOf } from '../observability/tracing.ts';
 
 const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
 
@@ -62,12 +63,13 @@ export class ServiceContexts {
       log: this.log.child({ service }),
       emit: (topic, payload) => {
         metrics?.eventPublished(service, this.ports.declaredTopics?.has(topic) ? topic : 'other');
-        return bus.publish(topic, payload);
+        // The emitting span's trace context travels with the event, so its listeners join the trace.
+        return bus.publish(topic, payload, carrierOf());
       },
       on: <T>(topic: string, handler: EventHandler<T>) => bus.subscribe(topic, handler as EventHandler),
       off: (topic, handler) => bus.unsubscribe(topic, handler),
       run: <I, O>(task: TaskRef<I, O>, input: I) =>
-        queue.run(typeof task === 'string' ? task : task.id, input) as Promise<O>,
+        queue.run(typeof task === 'string' ? task : task.id, input, { trace: carrierOf() }) as Promise<O>,
       enqueue: <I, O>(task: TaskRef<I, O>, input: I) =>
         queue.enqueue(typeof task === 'string' ? task : task.id, input) as Promise<Job<O>>,
       job: <O>(id: string) => queue.job(id) as Promise<Job<O> | undefined>,

@@ -152,8 +152,8 @@ class LocalQueue implements TaskQueue {
 
   async stop(): Promise<void> {}
 
-  async run(task: string, input: unknown): Promise<unknown> {
-    return this.#poolOf(task).run(task, input);
+  async run(task: string, input: unknown, options?: RunOptions): Promise<unknown> {
+    return this.#poolOf(task).run(task, input, options?.trace);
   }
 
   async enqueue(task: string, input: unknown): Promise<Job> {

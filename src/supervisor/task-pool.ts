@@ -27,6 +27,7 @@ import { ownModule } from '../runtime/typescript.ts';
 import { LogRelay } from './log-relay.ts';
 import { ManagedProcess } from './managed-process.ts';
 import type { MetricsGatherer } from '../observability/metrics-gatherer.ts';
+import type { TraceCarrier } from '../observability/tracing.ts';
 
 /** Longest a leaving worker may take to exit once its task is done. */
 const LEAVING_GRACE_MS = 10_000;
@@ -60,6 +61,7 @@ interface Pending {
   resolve(output: unknown): void;
   reject(error: CleaveError): void;
   attempts: number;
+  trace: TraceCarrier | undefined;
 }
 
 interface Worker {
@@ -118,10 +120,11 @@ export class TaskPool {
     }
   }
 
-  run(task: string, input: unknown): Promise<unknown> {
+  /** `trace`: the submitting span's, which the task's span in its worker joins. */
+  run(task: string, input: unknown, trace?: TraceCarrier): Promise<unknown> {
     this.admit(task);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ task, input, resolve, reject, attempts: 0 });
+      this.#queue.push({ task, input, trace, resolve, reject, attempts: 0 });
       this.#dispatch();
     });
   }
@@ -221,6 +224,7 @@ export class TaskPool {
           job,
           task: pending.task,
           input: pending.input,
+          ...(pending.trace === undefined ? {} : { trace: pending.trace }),
         });
       } catch (cause) {
         worker.current = undefined;
