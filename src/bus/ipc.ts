@@ -15,7 +15,7 @@
 
 import { InternalError } from '../errors.ts';
 import type { IpcChannel } from '../ipc/channel.ts';
-import { isIpcMessage, PROTOCOL_VERSION, subscriptionKey } from '../ipc/messages.ts';
+import { isIpcMessage, PROTOCOL_VERSION, type PublishMessage, subscriptionKey } from '../ipc/messages.ts';
 import type { Bus, EventHandler, SubscribeOptions } from './types.ts';
 import type { TraceCarrier } from '../observability/tracing.ts';
 
@@ -89,10 +89,9 @@ export class IpcBus implements Bus {
   publish(topic: string, payload: unknown, trace?: TraceCarrier): Promise<void> {
     return new Promise((resolve, reject) => {
       try {
-        this.#channel.send(
-          { cleave: PROTOCOL_VERSION, type: 'publish', topic, payload, ...(trace === undefined ? {} : { trace }) },
-          (error) => (error ? reject(error) : resolve()),
-        );
+        const message: PublishMessage = { cleave: PROTOCOL_VERSION, type: 'publish', topic, payload };
+        if (trace !== undefined) message.trace = trace;
+        this.#channel.send(message, (error) => (error ? reject(error) : resolve()));
       } catch (cause) {
         reject(new InternalError(`the payload for ${topic} cannot cross the IPC channel`, { cause }));
       }

@@ -94,7 +94,7 @@ export class NatsBus implements Bus {
         callback: (error, message) => {
           if (error) return this.#onListenerError(error, topic);
           const handlers = entry.handlers.size > 0 ? entry.handlers : (entry.leaving ?? entry.handlers);
-          const trace = traceOfHeaders(message.headers);
+          const trace = traceOfHeaders(message);
           for (const each of [...handlers]) this.#deliver(each, message.data, topic, trace);
         },
       });

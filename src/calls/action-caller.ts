@@ -76,7 +76,10 @@ export class ActionCaller {
           { 'cleave.action': id, 'cleave.request_id': meta.requestId },
         )
       : undefined;
-    const called = spanAround(span, () => this.#dispatch(action, input, options, meta));
+    const called =
+      span === undefined
+        ? this.#dispatch(action, input, options, meta)
+        : spanAround(span, () => this.#dispatch(action, input, options, meta));
     if (metrics === undefined) return called;
     called.then(
       () => metrics.callEnded(id, 'ok', (performance.now() - started) / 1000),

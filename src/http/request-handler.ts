@@ -205,11 +205,11 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestPip
           : undefined,
       };
       (res as TrackedResponse)[EXCHANGE] = exchange;
-      void within(exchange.span, () =>
+      const run = () =>
         dispatch(req, res, exchange).catch((error: unknown) =>
           sendError(res, error, exchange.requestId, log, exchange.tap),
-        ),
-      );
+        );
+      void (exchange.span === undefined ? run() : within(exchange.span, run));
     },
 
     closed(req, res) {

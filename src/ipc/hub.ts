@@ -25,6 +25,7 @@ import {
   isIpcMessage,
   PROTOCOL_VERSION,
   subscriptionKey,
+  type EventMessage,
   type IpcMessage,
   type RpcMethod,
   type RpcRequest,
@@ -191,15 +192,15 @@ export class IpcHub {
   }
 
   #route(topic: string, payload: unknown, trace: TraceCarrier | undefined): void {
-    const traced = trace === undefined ? {} : { trace };
-    const event: IpcMessage = { cleave: PROTOCOL_VERSION, type: 'event', topic, payload, ...traced };
+    const event: EventMessage = { cleave: PROTOCOL_VERSION, type: 'event', topic, payload };
+    if (trace !== undefined) event.trace = trace;
     for (const replica of this.#subscribers.get(topic) ?? []) this.#send(replica, event);
     for (const [group, members] of this.#groups.get(topic) ?? []) {
       // In turn, skipping a member whose channel closed before its detach was seen.
       for (let tries = 0; tries < members.members.length; tries++) {
         const member = members.members[members.next++ % members.members.length] as Replica;
         if (member.channel.closed) continue;
-        this.#send(member, { cleave: PROTOCOL_VERSION, type: 'event', topic, payload, group, ...traced });
+        this.#send(member, { ...event, group });
         break;
       }
     }

@@ -8,21 +8,21 @@
 // Between processes a trace travels as W3C Trace Context (`traceparent`, `tracestate`) in a
 // carrier: HTTP headers to a replica, a field of a call frame or a NATS message, an event's or
 // a task's envelope.
+//
+// Even the API is loaded only by startTracing: importing it costs each process some 40 ms of
+// start-up, which a process that traces nothing need not pay.
 
-import {
-  type Attributes,
-  context,
-  type Context,
-  propagation,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-} from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanKind as OtelSpanKind, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 
-export { SpanKind };
+type Api = typeof import('@opentelemetry/api');
+
+/** OpenTelemetry's span kinds, by their numbers, so naming one loads nothing. */
+export const SpanKind = { INTERNAL: 0, SERVER: 1, CLIENT: 2, PRODUCER: 3, CONSUMER: 4 } as const;
+export type SpanKind = (typeof SpanKind)[keyof typeof SpanKind];
+
+/** SpanStatusCode.ERROR */
+const STATUS_ERROR = 2;
 
 /** W3C Trace Context as a plain object: `traceparent` and, when there is one, `tracestate`. */
 export type TraceCarrier = Record<string, string>;
@@ -33,8 +33,9 @@ export interface ActiveSpan {
   context: Context;
 }
 
-const tracer = trace.getTracer('cleave');
-
+/** Set by startTracing; read only while `on`. */
+let api: Api | undefined;
+let tracer: Tracer | undefined;
 let on = false;
 let shutdown: (() => Promise<void>) | undefined;
 
@@ -68,7 +69,9 @@ export async function startTracing(options: TracingOptions): Promise<void> {
   const env = options.env ?? process.env;
   if (on || !tracesWanted(env)) return;
   const { installTracing } = await import('./tracing-sdk.ts');
+  api = await import('@opentelemetry/api');
   shutdown = installTracing({ ...options, env });
+  tracer = api.trace.getTracer('cleave');
   on = true;
 }
 
@@ -76,8 +79,9 @@ export async function startTracing(options: TracingOptions): Promise<void> {
 export async function stopTracing(): Promise<void> {
   const stop = shutdown;
   shutdown = undefined;
-  on = false;
+  // Still on while the last spans leave: a line logged meanwhile names its trace.
   await stop?.();
+  on = false;
 }
 
 /**
@@ -91,31 +95,46 @@ export function startSpan(
   attributes: Attributes,
   carrier?: Readonly<Record<string, string | string[] | undefined>> | null,
 ): ActiveSpan {
+  const otel = api as Api;
   const parent =
     carrier === null
-      ? ROOT_CONTEXT
+      ? otel.ROOT_CONTEXT
       : carrier === undefined
-        ? context.active()
-        : propagation.extract(ROOT_CONTEXT, carrier);
-  const span = tracer.startSpan(name, { kind, attributes }, parent);
-  return { span, context: trace.setSpan(parent, span) };
+        ? otel.context.active()
+        : otel.propagation.extract(otel.ROOT_CONTEXT, carrier);
+  const span = (tracer as Tracer).startSpan(name, { kind: kind as unknown as OtelSpanKind, attributes }, parent);
+  return { span, context: otel.trace.setSpan(parent, span) };
 }
 
-/** A carrier that came with a message from another process, if it is one; else null (a new trace). */
+/**
+ * The carrier a message from another process brought, reduced to its two strings; null (a new
+ * trace) for anything else. What crosses a process boundary is checked here and only here, so
+ * a malformed one is a trace lost, never a call or a task failed.
+ */
 export function carrierFrom(value: unknown): TraceCarrier | null {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as TraceCarrier) : null;
+  if (typeof value !== 'object' || value === null) return null;
+  const { traceparent, tracestate } = value as { traceparent?: unknown; tracestate?: unknown };
+  if (typeof traceparent !== 'string' || traceparent.length > MAX_TRACEPARENT) return null;
+  return typeof tracestate === 'string' && tracestate.length <= MAX_TRACESTATE
+    ? { traceparent, tracestate }
+    : { traceparent };
 }
+
+/** W3C Trace Context's sizes: 55 characters for version 00, 512 for a tracestate worth keeping. */
+const MAX_TRACEPARENT = 128;
+const MAX_TRACESTATE = 512;
 
 /** Runs `work` with `active` as the current span: spans and log lines in it belong to it. */
 export function within<T>(active: ActiveSpan | undefined, work: () => T): T {
-  return active === undefined ? work() : context.with(active.context, work);
+  return active === undefined ? work() : (api as Api).context.with(active.context, work);
 }
 
 /** The carrier of `active`, or of the span active here: undefined when there is no trace. */
 export function carrierOf(active?: ActiveSpan): TraceCarrier | undefined {
   if (!on) return undefined;
+  const otel = api as Api;
   const carrier: TraceCarrier = {};
-  propagation.inject(active?.context ?? context.active(), carrier);
+  otel.propagation.inject(active?.context ?? otel.context.active(), carrier);
   return carrier.traceparent === undefined ? undefined : carrier;
 }
 
@@ -124,7 +143,7 @@ export function endSpan(active: ActiveSpan | undefined, error?: unknown): void {
   if (active === undefined) return;
   if (error !== undefined) {
     const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-    active.span.setStatus({ code: SpanStatusCode.ERROR, message: typeof message === 'string' ? message : 'failed' });
+    active.span.setStatus({ code: STATUS_ERROR, message: typeof message === 'string' ? message : 'failed' });
     if (typeof code === 'string') active.span.setAttribute('error.type', code);
   }
   active.span.end();
@@ -150,7 +169,8 @@ export function consuming<T>(
   attributes: Attributes,
   carried: unknown,
   work: () => T | Promise<T>,
-): Promise<T> {
+): T | Promise<T> {
+  if (!on) return work();
   return spanAround(startSpan(name, SpanKind.CONSUMER, attributes, carrierFrom(carried)), async () => work());
 }
 
@@ -161,7 +181,14 @@ export function traceFieldsOf(span: Span | undefined): { trace_id: string; span_
   return { trace_id: traceId, span_id: spanId };
 }
 
-/** A pino mixin: every line written under a span carries its ids. */
+/**
+ * A pino mixin: every line written under a live span carries its ids. An ended span's context
+ * can outlive it (a timer or a connection first made while a request ran keeps that request's
+ * context), and must not stamp later lines with a trace they are not part of.
+ */
 export function activeTraceFields(): object {
-  return (on && traceFieldsOf(trace.getSpan(context.active()))) || {};
+  if (!on) return {};
+  const otel = api as Api;
+  const span = otel.trace.getSpan(otel.context.active());
+  return (span?.isRecording() && traceFieldsOf(span)) || {};
 }

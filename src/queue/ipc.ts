@@ -22,7 +22,10 @@ export class IpcTaskQueue implements TaskQueue {
   async stop(): Promise<void> {}
 
   run(task: string, input: unknown, options?: RunOptions): Promise<unknown> {
-    return this.#rpc.callWithin(this.#runTimeoutMs, 'task.run', task, input, options?.trace);
+    const trace = options?.trace;
+    return trace === undefined
+      ? this.#rpc.callWithin(this.#runTimeoutMs, 'task.run', task, input)
+      : this.#rpc.callWithin(this.#runTimeoutMs, 'task.run', task, input, trace);
   }
 
   enqueue(task: string, input: unknown): Promise<Job> {

@@ -32,7 +32,7 @@ import { reasonOf } from '../shared/server-errors.ts';
 import { parseUntrustedJson } from '../shared/untrusted-json.ts';
 import type { Job, RunOptions, TaskQueue } from './types.ts';
 import type { TraceCarrier } from '../observability/tracing.ts';
-import { traceOfHeaders } from '../nats/trace-headers.ts';
+import { traceHeaders, traceOfHeaders } from '../nats/trace-headers.ts';
 
 export interface JetStreamQueueOptions {
   app: App;
@@ -190,7 +190,7 @@ export class JetStreamQueue implements TaskQueue {
     const abort = (): void => this.#answeredWith(id, options.signal?.reason);
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
-      await this.#publish(service, task, input, id, { [HEADER.reply]: `${prefix}.${id}`, ...options.trace });
+      await this.#publish(service, task, input, id, { [HEADER.reply]: `${prefix}.${id}` }, options.trace);
     } catch (error) {
       this.#answeredWith(id, error);
     }
@@ -239,7 +239,7 @@ export class JetStreamQueue implements TaskQueue {
     return {
       task: message.headers?.get(HEADER.task) ?? '',
       input: text === '' ? undefined : parseUntrustedJson(text),
-      trace: traceOfHeaders(message.headers),
+      trace: traceOfHeaders(message),
     };
   }
 
@@ -309,11 +309,13 @@ export class JetStreamQueue implements TaskQueue {
     input: unknown,
     id: string,
     extra: Record<string, string>,
+    trace?: TraceCarrier,
   ): Promise<void> {
     this.#refuseWhileDisconnected(`cannot queue task ${task}`);
     const headers = natsClient().headers();
     headers.set(HEADER.task, task);
     for (const [key, value] of Object.entries(extra)) headers.set(key, value);
+    traceHeaders(trace, headers);
     // A value JSON can't carry throws here, before anything is sent.
     const data = input === undefined ? new Uint8Array() : encoder.encode(JSON.stringify(input));
     try {

@@ -17,7 +17,7 @@ import { loadApp } from '../runtime/load-app.ts';
 import { toWire } from '../shared/error-wire.ts';
 import { stopOnSignals } from '../cli/signals.ts';
 import { exitWithParent, roleFromArgv, setTitle } from '../supervisor/child-main.ts';
-import { consuming, startTracing, tracingOn } from '../observability/tracing.ts';
+import { consuming, startTracing } from '../observability/tracing.ts';
 
 const service = process.env.CLEAVE_SERVICE;
 const appModule = process.env.CLEAVE_APP_MODULE;
@@ -54,11 +54,9 @@ async function run({ job, task, input, trace }: TaskRunMessage): Promise<void> {
   try {
     if (!definition) throw new TaskNotFoundError(`no task "${task}" in the app as a task worker loads it`);
     // A span of the task, the child of the one that ran it: the task's own spans and log lines join it.
-    const output = tracingOn()
-      ? await consuming(`task ${task}`, { 'cleave.task': task, 'cleave.service': service }, trace, () =>
-          definition.handler(input),
-        )
-      : await definition.handler(input);
+    const output = await consuming(`task ${task}`, { 'cleave.task': task, 'cleave.service': service }, trace, () =>
+      definition.handler(input),
+    );
     ran(true);
     channel.send({ cleave: PROTOCOL_VERSION, type: 'task-result', job, ok: true, output });
   } catch (error) {

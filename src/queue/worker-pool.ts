@@ -15,7 +15,7 @@ import { JobTable } from './jobs.ts';
 import type { Job, RunOptions, TaskQueue } from './types.ts';
 import { settledWithin } from '../shared/settle-within.ts';
 import { loaderFor, ownExecArgv, type TypeScriptSetting } from '../runtime/typescript.ts';
-import { consuming, tracingOn } from '../observability/tracing.ts';
+import { consuming } from '../observability/tracing.ts';
 
 export interface WorkerTaskQueueOptions {
   /** Checked on the calling thread, so an unknown task id never reaches a worker. */
@@ -97,11 +97,11 @@ export class WorkerTaskQueue implements TaskQueue {
     this.#admit(task);
     const pool = this.#ensurePool();
     // The task runs in a thread that makes no spans: its span here covers its wait and its run.
-    const running = tracingOn()
-      ? consuming(`task ${task}`, { 'cleave.task': task }, options.trace, () =>
-          this.#dispatch(pool, task, input, options.signal),
-        )
-      : this.#dispatch(pool, task, input, options.signal);
+    const running = Promise.resolve(
+      consuming(`task ${task}`, { 'cleave.task': task }, options.trace, () =>
+        this.#dispatch(pool, task, input, options.signal),
+      ),
+    );
     this.#inFlight.add(running);
     const forget = (): void => void this.#inFlight.delete(running);
     running.then(forget, forget);

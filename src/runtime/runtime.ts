@@ -30,7 +30,7 @@ import { NatsResponder } from '../calls/nats-responder.ts';
 import type { CallWithMeta } from '../calls/call-context.ts';
 import { ServiceContexts } from './service-contexts.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { consuming, type TraceCarrier, tracingOn } from '../observability/tracing.ts';
+import { consuming, type TraceCarrier } from '../observability/tracing.ts';
 
 export interface RuntimeOptions {
   app: App;
@@ -124,14 +124,12 @@ export class Runtime {
         const handle = (payload: unknown) => listener.handler(payload, context);
         // A consumer span, a child of the emitter's, when the event came traced.
         const run = (payload: unknown, _topic: string, trace?: TraceCarrier) =>
-          tracingOn()
-            ? consuming(
-                `event ${listener.topic}`,
-                { 'messaging.destination.name': listener.topic, 'cleave.service': service.name },
-                trace,
-                () => handle(payload),
-              )
-            : handle(payload);
+          consuming(
+            `event ${listener.topic}`,
+            { 'messaging.destination.name': listener.topic, 'cleave.service': service.name },
+            trace,
+            () => handle(payload),
+          );
         // Counted as it ends; a failure still reaches the bus, which logs it.
         const counted = async (payload: unknown, topic: string, trace?: TraceCarrier) => {
           try {

@@ -68,8 +68,11 @@ export class ServiceContexts {
       },
       on: <T>(topic: string, handler: EventHandler<T>) => bus.subscribe(topic, handler as EventHandler),
       off: (topic, handler) => bus.unsubscribe(topic, handler),
-      run: <I, O>(task: TaskRef<I, O>, input: I) =>
-        queue.run(typeof task === 'string' ? task : task.id, input, { trace: carrierOf() }) as Promise<O>,
+      run: <I, O>(task: TaskRef<I, O>, input: I) => {
+        const trace = carrierOf();
+        const id = typeof task === 'string' ? task : task.id;
+        return (trace === undefined ? queue.run(id, input) : queue.run(id, input, { trace })) as Promise<O>;
+      },
       enqueue: <I, O>(task: TaskRef<I, O>, input: I) =>
         queue.enqueue(typeof task === 'string' ? task : task.id, input) as Promise<Job<O>>,
       job: <O>(id: string) => queue.job(id) as Promise<Job<O> | undefined>,

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError } from '../errors.ts';
 import { settledWithin } from '../shared/settle-within.ts';
 import { removeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
+import { stopTracing } from '../observability/tracing.ts';
 
 /**
  * The argument that carries a child's role (`--cleave-role=posts#2`). An argument rather
@@ -77,7 +78,8 @@ export function exitWithParent(options: ExitWithParentOptions = {}): () => void 
     if (exiting) return;
     exiting = true;
     const exitCode = options.exitCode ?? 0;
-    const last = options.beforeExit === undefined ? [] : [Promise.resolve().then(options.beforeExit)];
+    // The spans of the last work leave too, as on a signal (cli/signals.ts).
+    const last = [Promise.resolve().then(options.beforeExit).finally(stopTracing)];
     const lastWords = settledWithin(last, options.graceMs ?? 1000);
     void Promise.all([lastWords, cleanUpAfter(supervisor, options)]).finally(() => process.exit(exitCode));
   };

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { type CleaveProcess, startCleave } from '../helpers/spawn-cleave.ts';
-import { until } from '../helpers/wait.ts';
+import { sleep, until } from '../helpers/wait.ts';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -84,7 +84,6 @@ describe('traces (cleave start): gateway → replica → call → listener, expo
       'the gateway span',
       (span) => span.service === 'gateway' && span.attributes['cleave.request_id'] === ids.postId,
     );
-    assert.equal(edge.service, 'gateway');
     assert.equal(edge.kind, SERVER);
     assert.equal(edge.name, 'POST /api/posts');
     assert.equal(edge.parentSpanId, '');
@@ -210,7 +209,7 @@ describe('traces (cleave dev): a trusted proxy continues its own trace', () => {
   });
 });
 
-describe("traces (cleave dev): the app's own spans", () => {
+describe("traces (cleave dev): the app's own spans, and a client's traceparent", () => {
   let receiver: OtlpReceiver;
   let app: CleaveProcess;
   before(async () => {
@@ -240,5 +239,66 @@ describe("traces (cleave dev): the app's own spans", () => {
     assert.equal(line.trace_id, own.traceId);
     assert.equal(line.span_id, own.spanId);
     assert.equal(line.requestId, requestId);
+  });
+
+  it("starts a new trace for a client's traceparent when no trusted proxy sent it", async () => {
+    const res = await fetch(`${app.url}/feed`, { headers: { traceparent: CLIENT_TRACEPARENT } });
+    const requestId = res.headers.get('x-request-id');
+    const request = await spanWhere(
+      receiver,
+      'the request span',
+      (span) => span.attributes['cleave.request_id'] === requestId,
+    );
+    assert.notEqual(request.traceId, CLIENT_TRACE);
+    assert.equal(request.parentSpanId, '');
+  });
+});
+
+describe('traces: the last spans leave as the process stops, and none without an endpoint', () => {
+  let receiver: OtlpReceiver;
+  before(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  after(() => receiver?.close());
+
+  it('sends the spans still batched when cleave dev is stopped', async () => {
+    // A batch delay longer than the test: only the flush at stop can send the span.
+    const app = await startCleave(['dev', 'test/fixtures/traced'], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
+    });
+    let requestId: string | null = null;
+    try {
+      const res = await fetch(`${app.url}/feed`);
+      requestId = res.headers.get('x-request-id');
+      await sleep(300);
+      assert.equal(receiver.spans.length, 0, 'nothing sent before the batch delay');
+    } finally {
+      assert.equal(await app.stop(), 0);
+    }
+    assert.ok(receiver.spans.some((span) => span.attributes['cleave.request_id'] === requestId));
+  });
+
+  it('writes no trace ids and believes no traceparent with tracing off', async () => {
+    const app = await startCleave(['dev', 'test/fixtures/traced'], { CLEAVE_TRUSTED_PROXIES: '127.0.0.1/32,::1/128' });
+    try {
+      const res = await fetch(`${app.url}/feed`, { headers: { traceparent: CLIENT_TRACEPARENT } });
+      assert.equal(res.status, 200);
+      const requestId = res.headers.get('x-request-id');
+      const lines = await until(
+        () => {
+          const found = app.logs.filter((entry) => entry.requestId === requestId);
+          return found.length >= 2 ? found : undefined;
+        },
+        5000,
+        "the request's log lines",
+      );
+      for (const line of lines) {
+        assert.equal(line.trace_id, undefined, JSON.stringify(line));
+        assert.equal(line.span_id, undefined);
+      }
+    } finally {
+      await app.stop();
+    }
   });
 });

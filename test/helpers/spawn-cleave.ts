@@ -115,7 +115,13 @@ export async function startCleave(
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         if (!line.trim()) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          // Not a log line of cleave's (a library writing to stdout): kept, and the start still seen.
+          entry = { msg: line, notJson: true };
+        }
         logs.push(entry);
         if (typeof entry.port === 'number' && String(entry.msg).startsWith('listening')) {
           clearTimeout(timer);
@@ -124,7 +130,12 @@ export async function startCleave(
       }
     });
   });
-  const port = await listening;
+  // One that never said it listens must not outlive the test: its handles would keep the test
+  // file's process (and so the whole run) waiting on it for ever.
+  const port = await listening.catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
   return {
     child,
     port,
@@ -149,7 +160,8 @@ export async function startCleave(
  * What a user relies on at the end of every run: SIGTERM, exit 0, and no child process left
  * behind (given 5 s to go).
  */
-export async function stopLeavingNothing(app: CleaveProcess): Promise<void> {
+export async function stopLeavingNothing(app: CleaveProcess | undefined): Promise<void> {
+  if (app === undefined) return; // never started: before() failed, and said why
   const children = childPids(app.child.pid ?? 0);
   assert.equal(await app.stop(), 0);
   const deadline = Date.now() + 5000;
