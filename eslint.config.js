@@ -33,5 +33,5 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: globals.node } },
-  { files: ['examples/**/public/**/*.js'], languageOptions: { globals: globals.browser } },
+  { files: ['examples/**/public/**/*.js', 'dashboard/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadRuntimeConfig } from '../config/runtime-config.ts';
 import { AdminListener, urlOf } from '../observability/admin-listener.ts';
+import { Dashboard } from '../observability/dashboard.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { Runtime } from '../runtime/runtime.ts';
@@ -29,6 +30,7 @@ export async function dev(options: DevOptions): Promise<void> {
     port: config.CLEAVE_ADMIN_PORT,
     log,
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.text() }),
+    dashboard: new Dashboard({ app: app.name, metrics: () => metrics.snapshot() }, log),
   });
   const stop = () => runtime.stop().finally(() => admin.close());
   stopOnSignals(stop, { log, graceMs: config.CLEAVE_STOP_GRACE_MS });
@@ -52,7 +54,14 @@ export async function dev(options: DevOptions): Promise<void> {
     tasks: service.tasks.size,
   }));
   log.info(
-    { app: app.name, mode: 'monolith', port: address.port, services, metrics: `${urlOf(adminAddress)}/metrics` },
+    {
+      app: app.name,
+      mode: 'monolith',
+      port: address.port,
+      services,
+      metrics: `${urlOf(adminAddress)}/metrics`,
+      dashboard: `${urlOf(adminAddress)}/dashboard`,
+    },
     `listening on ${config.CLEAVE_TLS || config.CLEAVE_TLS_CERT ? 'https' : 'http'}://${host}:${address.port}`,
   );
 }

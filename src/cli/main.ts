@@ -6,7 +6,7 @@ import { makeClusterCertificates } from '../cluster/certificates.ts';
 import { dev } from './dev.ts';
 import { exportK8s } from './export.ts';
 import { start } from './start.ts';
-import { status } from './status.ts';
+import { dashboardUrl, status } from './status.ts';
 
 const USAGE = `usage: cleave <command> [options]
 
@@ -34,6 +34,9 @@ commands:
                     min / max, load, recent scaling decisions
                     --port <n>   the app serving n (default: $PORT or 3000)
                     --json       one JSON object with a pools array
+  dashboard         the URL of the running split app's live dashboard (its admin
+                    listener); cleave dev names its own in its start line
+                    --port <n>   the app serving n (default: $PORT or 3000)
   help              show this text
   version           print cleave's version
 
@@ -109,6 +112,16 @@ async function main(argv: string[]): Promise<void> {
       if (positionals.length > 0)
         throw new UsageError('cleave status takes no folder: cleave status [--port n] [--json]');
       await status({ json: values.json, ...(values.port === undefined ? {} : { port: parsePort(values.port) }) });
+      return;
+    }
+    case 'dashboard': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { port: { type: 'string' } },
+      });
+      if (positionals.length > 0) throw new UsageError('cleave dashboard takes no folder: cleave dashboard [--port n]');
+      console.log(await dashboardUrl(values.port === undefined ? {} : { port: parsePort(values.port) }));
       return;
     }
     case 'version':

@@ -47,7 +47,12 @@ export async function start(options: StartOptions): Promise<void> {
   const host = address?.host === '::' || address?.host === undefined ? 'localhost' : address.host;
   const admin = supervisor.adminUrl;
   log.info(
-    { app: app.name, mode: 'split', port, ...(admin ? { metrics: `${admin}/metrics` } : {}) },
+    {
+      app: app.name,
+      mode: 'split',
+      port,
+      ...(admin ? { metrics: `${admin}/metrics`, dashboard: `${admin}/dashboard` } : {}),
+    },
     `listening on ${scheme}://${host}:${port}`,
   );
 }
@@ -70,5 +75,5 @@ function printPlan(app: App, supervisor: Supervisor, url: string): void {
   process.stderr.write(`cleave: ${app.name} split into ${here.length} pools and a gateway\n${lines.join('\n')}\n`);
   process.stderr.write(`cleave: ${url}\n`);
   const admin = supervisor.adminUrl;
-  if (admin) process.stderr.write(`cleave: metrics on ${admin}/metrics\n`);
+  if (admin) process.stderr.write(`cleave: dashboard on ${admin}/dashboard, metrics on ${admin}/metrics\n`);
 }

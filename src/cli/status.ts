@@ -18,6 +18,16 @@ export async function status(options: StatusOptions): Promise<void> {
   process.stdout.write(options.json ? `${JSON.stringify(current)}\n` : formatStatus(current));
 }
 
+/** `cleave dashboard`: where the running split app's dashboard is. */
+export async function dashboardUrl(options: { port?: number }): Promise<string> {
+  const port = options.port ?? loadRuntimeConfig().PORT;
+  const current = await fetchStatus(port);
+  if (current.admin === undefined) {
+    throw new SupervisorUnavailableError(`the supervisor serving port ${port} has no admin listener yet`);
+  }
+  return `${current.admin}/dashboard`;
+}
+
 export function fetchStatus(port: number, timeoutMs = 3000): Promise<AppStatus> {
   const socketPath = adminSocketPath(port);
   return new Promise((resolve, reject) => {
@@ -79,7 +89,7 @@ export function formatStatus(current: AppStatus): string {
     `${current.app}: port ${current.port ?? '?'}, supervisor pid ${current.pid}, ` +
     `${total} of ${current.replicaBudget} replicas, autoscale ${current.autoscale ? 'on' : 'off'}\n\n`;
   text += table(header, rows);
-  if (current.admin) text += `\nmetrics: ${current.admin}/metrics\n`;
+  if (current.admin) text += `\nmetrics: ${current.admin}/metrics\ndashboard: ${current.admin}/dashboard\n`;
   const cache = current.cache;
   if (cache) {
     const asked = cache.hits + cache.misses;

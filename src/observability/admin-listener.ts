@@ -1,6 +1,7 @@
 // The admin listener: what operators and their tools read, on a port of its own that is never
 // the public one (CLEAVE_ADMIN_HOST, 127.0.0.1 by default, and CLEAVE_ADMIN_PORT). Today it
-// serves `GET /metrics`, the Prometheus exposition of every process of this node.
+// serves `GET /metrics`, the Prometheus exposition of every process of this node, and the live
+// dashboard (`/dashboard`, dashboard.ts).
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import type { Logger } from 'pino';
 import { ConfigError, MethodNotAllowedError, RouteNotFoundError } from '../errors.ts';
 import { sendError } from '../http/respond.ts';
 import { requestIdOf } from '../http/request-id.ts';
+import type { Dashboard } from './dashboard.ts';
 
 export interface AdminListenerOptions {
   host: string;
@@ -15,6 +17,8 @@ export interface AdminListenerOptions {
   log: Logger;
   /** The exposition `GET /metrics` answers. */
   metrics: () => Promise<{ contentType: string; text: string }>;
+  /** The live dashboard: started with the listener, stopped with it. */
+  dashboard?: Dashboard;
 }
 
 /** `http://127.0.0.1:9464`, `http://[::1]:9464`: where a listener at `address` is reached. */
@@ -32,12 +36,18 @@ export class AdminListener {
     this.#options = options;
     this.#server = createServer((req, res) => {
       const requestId = requestIdOf(req.headers['x-request-id']);
-      const path = (req.url ?? '/').split('?')[0];
-      if (path !== '/metrics') {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const { dashboard } = options;
+      if (path !== '/metrics' && !dashboard?.serves(path)) {
         return sendError(res, new RouteNotFoundError(`no admin page at ${path}`), requestId, options.log);
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, new MethodNotAllowedError(['GET', 'HEAD']), requestId, options.log);
+      }
+      if (path !== '/metrics') {
+        return void dashboard
+          ?.answer(req, res, path)
+          .catch((error: unknown) => sendError(res, error, requestId, options.log));
       }
       options.metrics().then(
         ({ contentType, text }) => {
@@ -65,10 +75,12 @@ export class AdminListener {
         resolve();
       });
     });
+    this.#options.dashboard?.start();
     return this.#server.address() as AddressInfo;
   }
 
   async close(): Promise<void> {
+    this.#options.dashboard?.stop();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }

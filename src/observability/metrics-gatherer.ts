@@ -65,15 +65,20 @@ export class MetricsGatherer {
 
   /** Every process's metrics as one Prometheus text exposition. */
   async exposition(): Promise<{ contentType: string; text: string }> {
+    const registry = await this.#registry();
+    return { contentType: registry.contentType, text: await registry.metrics() };
+  }
+
+  /** Every process's metrics, merged as the exposition has them (the dashboard's). */
+  async snapshot(): Promise<MetricsSnapshot> {
+    return (await this.#registry()).getMetricsAsJSON();
+  }
+
+  async #registry(): Promise<Registry<PrometheusContentType>> {
     const now = Date.now();
     for (const [key, gone] of this.#departed) if (gone.until <= now) this.#departed.delete(key);
     const own = labelled(await this.#own.snapshot(), { replica: 'supervisor', pid: process.pid });
-    const registry = oneRegistry([
-      own,
-      ...this.#live.values(),
-      ...[...this.#departed.values()].map((gone) => gone.snapshot),
-    ]);
-    return { contentType: registry.contentType, text: await registry.metrics() };
+    return oneRegistry([own, ...this.#live.values(), ...[...this.#departed.values()].map((gone) => gone.snapshot)]);
   }
 }
 

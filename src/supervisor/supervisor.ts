@@ -42,6 +42,7 @@ import { makeSocketDir, SOCKET_DIR_ENV } from './socket-dir.ts';
 import { type AppStatus, poolStatus, type PoolStatus } from './status.ts';
 import { TaskBroker } from './task-broker.ts';
 import { AdminListener, urlOf } from '../observability/admin-listener.ts';
+import { Dashboard } from '../observability/dashboard.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { MetricsGatherer } from '../observability/metrics-gatherer.ts';
 
@@ -266,6 +267,10 @@ export class Supervisor {
       port: config.CLEAVE_ADMIN_PORT,
       log,
       metrics: () => this.#gatherer.exposition(),
+      dashboard: new Dashboard(
+        { app: app.name, metrics: () => this.#gatherer.snapshot(), status: () => this.status() },
+        log,
+      ),
     });
     this.#adminUrl = urlOf(await this.#adminListener.listen());
     // Heard by the other nodes only once it serves: a node in the list takes requests.

@@ -4,32 +4,11 @@
 // Without a Chromium on the machine the suite is skipped, with the reason.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { findChromium, LAUNCH_ARGS } from '../helpers/chromium.ts';
 import { type CleaveProcess, startCleave } from '../helpers/spawn-cleave.ts';
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-headless-shell'];
-
-function findChromium(): { path?: string; skip?: string } {
-  const override = process.env.CHROMIUM_PATH;
-  if (override) {
-    return existsSync(override) ? { path: override } : { skip: `CHROMIUM_PATH=${override} does not exist` };
-  }
-  const path = CANDIDATES.find((candidate) => existsSync(candidate));
-  return path
-    ? { path }
-    : { skip: `no Chromium found (looked for ${CANDIDATES.join(', ')}; set CHROMIUM_PATH to point at one)` };
-}
-
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const STEP_MS = 5_000; // each wait for the page
 const SCREENSHOT = '/tmp/forum-browser.png';
 
