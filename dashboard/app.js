@@ -115,6 +115,15 @@ function drawTables(frame) {
     (route) => ms(route.p99),
     (route) => fixed(route.errorRate),
   ]);
+  byId('noErrors').hidden = frame.errors.length > 0;
+  byId('errors').hidden = frame.errors.length === 0;
+  fill('errors', frame.errors.slice(-15).reverse(), [
+    (error) => new Date(error.at).toLocaleTimeString(),
+    (error) => error.status,
+    (error) => `${error.method} ${error.path}`,
+    (error) => error.service,
+    (error) => error.requestId,
+  ]);
   byId('poolsSection').hidden = frame.pools.length === 0;
   fill('pools', frame.pools, [
     (pool) => pool.service,

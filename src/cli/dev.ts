@@ -30,7 +30,10 @@ export async function dev(options: DevOptions): Promise<void> {
     port: config.CLEAVE_ADMIN_PORT,
     log,
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.text() }),
-    dashboard: new Dashboard({ app: app.name, metrics: () => metrics.snapshot() }, log),
+    dashboard: new Dashboard(
+      { app: app.name, metrics: () => metrics.snapshot(), errors: () => metrics.recentErrors.list() },
+      log,
+    ),
   });
   const stop = () => runtime.stop().finally(() => admin.close());
   stopOnSignals(stop, { log, graceMs: config.CLEAVE_STOP_GRACE_MS });

@@ -4,6 +4,7 @@
 
 import type { CacheStats } from '../cache/response-cache.ts';
 import type { MetricsSnapshot } from '../observability/metrics.ts';
+import type { RecentError } from '../observability/recent-errors.ts';
 import type { Job } from '../queue/types.ts';
 import type { Count } from '../ratelimit/types.ts';
 import type { WireError } from '../shared/error-wire.ts';
@@ -142,7 +143,7 @@ export type ListeningMessage = Tagged & { type: 'listening'; port: number; host:
 export type ListenFailedMessage = Tagged & { type: 'listen-failed'; error: WireError };
 
 /** any child → supervisor, every second and once more as it stops: its metrics (observability/metrics.ts). */
-export type MetricsMessage = Tagged & { type: 'metrics'; snapshot: MetricsSnapshot };
+export type MetricsMessage = Tagged & { type: 'metrics'; snapshot: MetricsSnapshot; errors?: RecentError[] };
 
 export type IpcMessage =
   | RpcRequest

@@ -36,16 +36,24 @@ describe('DashboardFrames', () => {
     const metrics = new Metrics();
     const frames = new DashboardFrames('shop');
     const request = (route: string, status: number, seconds: number) =>
-      metrics.requestEnded({ service: 'api', route, method: 'GET', status, seconds });
+      metrics.requestEnded({
+        service: 'api',
+        route,
+        method: 'GET',
+        status,
+        seconds,
+        requestId: `${route}-${status}-${seconds}`,
+        path: route,
+      });
     request('/old', 200, 0.002); // before the first snapshot: no part of any rate
-    const first = frames.next(await metrics.snapshot(), undefined, 1_000);
+    const first = frames.next(await metrics.snapshot(), undefined, [], 1_000);
     assert.equal(first.requestRate, 0);
     assert.equal(first.mode, 'monolith');
     for (let i = 0; i < 18; i++) request('/items/:id', 200, 0.004);
     request('/items/:id', 503, 0.004);
     request('/items/:id', 200, 2);
     request('/login', 429, 0.001);
-    const second = frames.next(await metrics.snapshot(), undefined, 3_000);
+    const second = frames.next(await metrics.snapshot(), undefined, metrics.recentErrors.list(), 3_000);
     const items = second.routes.find((route) => route.route === '/items/:id');
     assert.ok(items);
     assert.equal(items.rate, 10, '20 requests in 2 s');
@@ -56,6 +64,11 @@ describe('DashboardFrames', () => {
     assert.equal(second.requestRate, 10.5);
     assert.equal(second.rateLimitedRate, 0.5);
     assert.equal(second.routes.find((route) => route.route === '/old')?.rate, 0);
+    assert.deepEqual(
+      second.errors.map((error) => [error.status, error.requestId, error.path]),
+      [[503, '/items/:id-503-0.004', '/items/:id']],
+      'the 5xx listed with its request id, no 4xx',
+    );
     const own = second.processes[0];
     assert.equal(own?.replica, 'shop', "cleave dev's one process, named after the app");
     assert.ok((own?.memoryBytes ?? 0) > 0);

@@ -9,6 +9,7 @@ import type { ScaleDecision } from '../autoscale/autoscaler.ts';
 import type { NodeStatus } from '../discovery/node.ts';
 import type { AppStatus, PoolStatus } from '../supervisor/status.ts';
 import type { MetricsSnapshot } from './metrics.ts';
+import type { RecentError } from './recent-errors.ts';
 
 export interface RouteFigures {
   service: string;
@@ -50,6 +51,8 @@ export interface DashboardFrame {
   pools: PoolStatus[];
   decisions: ScaleDecision[];
   nodes: NodeStatus[];
+  /** The last 5xx answers with their request ids, oldest first. */
+  errors: RecentError[];
 }
 
 interface Sample {
@@ -66,7 +69,12 @@ export class DashboardFrames {
     this.#app = app;
   }
 
-  next(metrics: MetricsSnapshot, status: AppStatus | undefined, time = Date.now()): DashboardFrame {
+  next(
+    metrics: MetricsSnapshot,
+    status: AppStatus | undefined,
+    errors: RecentError[] = [],
+    time = Date.now(),
+  ): DashboardFrame {
     const previous = this.#previous;
     this.#previous = { time, metrics };
     const seconds = previous === undefined ? 0 : Math.max((time - previous.time) / 1000, 0.001);
@@ -94,6 +102,7 @@ export class DashboardFrames {
       pools: status?.pools ?? [],
       decisions: status?.decisions ?? [],
       nodes: status?.nodes ?? [],
+      errors,
     };
   }
 }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { AppStatus } from '../supervisor/status.ts';
 import { type DashboardFrame, DashboardFrames } from './dashboard-frames.ts';
 import type { MetricsSnapshot } from './metrics.ts';
+import type { RecentError } from './recent-errors.ts';
 
 export interface DashboardSource {
   app: string;
@@ -18,6 +19,8 @@ export interface DashboardSource {
   metrics(): Promise<MetricsSnapshot>;
   /** Split: the supervisor's pools, decisions and nodes; absent in `cleave dev`. */
   status?: () => AppStatus;
+  /** The node's last 5xx answers with their request ids. */
+  errors: () => RecentError[];
 }
 
 /** Ten minutes of frames, a second apart. */
@@ -103,7 +106,7 @@ export class Dashboard {
     if (this.#making) return;
     this.#making = true;
     try {
-      const frame = this.#frames.next(await this.#source.metrics(), this.#source.status?.());
+      const frame = this.#frames.next(await this.#source.metrics(), this.#source.status?.(), this.#source.errors());
       this.#history.push(frame);
       if (this.#history.length > HISTORY_FRAMES) this.#history.shift();
       const event = `data: ${JSON.stringify(frame)}\n\n`;

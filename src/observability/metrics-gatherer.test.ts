@@ -9,7 +9,15 @@ import { MetricsGatherer } from './metrics-gatherer.ts';
 function replicaWith(count: number): Metrics {
   const metrics = new Metrics({ defaults: false });
   for (let i = 0; i < count; i++) {
-    metrics.requestEnded({ service: 'shop', route: '/items', method: 'GET', status: 200, seconds: 0.002 });
+    metrics.requestEnded({
+      service: 'shop',
+      route: '/items',
+      method: 'GET',
+      status: 200,
+      seconds: 0.002,
+      requestId: `r${i}`,
+      path: '/items',
+    });
   }
   return metrics;
 }

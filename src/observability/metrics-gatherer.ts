@@ -10,6 +10,7 @@ import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'p
 import type { IpcChannel } from '../ipc/channel.ts';
 import { isIpcMessage } from '../ipc/messages.ts';
 import type { Metrics, MetricsSnapshot } from './metrics.ts';
+import { mergeRecentErrors, type RecentError } from './recent-errors.ts';
 
 /** The labels a child's every series gets: `replica` and `pid`, and `service` unless the series names one. */
 export interface ProcessLabels {
@@ -28,6 +29,8 @@ export class MetricsGatherer {
   readonly #lingerMs: number;
   /** Each child's latest snapshot, by its labels' key. */
   readonly #live = new Map<string, MetricsSnapshot>();
+  /** Each child's recent 5xx answers, as it last reported them (kept while its counts linger). */
+  readonly #errors = new Map<string, RecentError[]>();
   /** Gone children's last counts, until they expire. */
   readonly #departed = new Map<string, { snapshot: MetricsSnapshot; until: number }>();
 
@@ -40,7 +43,10 @@ export class MetricsGatherer {
   /** Takes the snapshots a child sends on `channel` (metrics-report.ts), and lets it go once the channel closes. */
   watch(channel: IpcChannel, labels: ProcessLabels): void {
     const stop = channel.onMessage((message) => {
-      if (isIpcMessage(message) && message.type === 'metrics') this.update(labels, message.snapshot);
+      if (isIpcMessage(message) && message.type === 'metrics') {
+        this.update(labels, message.snapshot);
+        if (message.errors !== undefined) this.#errors.set(keyOf(labels), message.errors);
+      }
     });
     channel.onClose(() => {
       stop();
@@ -72,6 +78,20 @@ export class MetricsGatherer {
   /** Every process's metrics, merged as the exposition has them (the dashboard's). */
   async snapshot(): Promise<MetricsSnapshot> {
     return (await this.#registry()).getMetricsAsJSON();
+  }
+
+  /**
+   * The node's recent 5xx answers: the gateway's first, since it answers every client (its
+   * replicas' name the same requests), then any other process's, then the supervisor's own.
+   */
+  recentErrors(): RecentError[] {
+    // A child's list goes when its counts do.
+    for (const key of this.#errors.keys())
+      if (!this.#live.has(key) && !this.#departed.has(key)) this.#errors.delete(key);
+    const lists = [...this.#errors.entries()].sort(
+      ([a], [b]) => Number(b.startsWith('gateway')) - Number(a.startsWith('gateway')),
+    );
+    return mergeRecentErrors([...lists.map(([, list]) => list), this.#own.recentErrors.list()]);
   }
 
   async #registry(): Promise<Registry<PrometheusContentType>> {

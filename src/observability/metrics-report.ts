@@ -2,7 +2,7 @@
 // every second, and one more as it stops, so a replica that drains away loses no count.
 
 import type { IpcChannel } from '../ipc/channel.ts';
-import { PROTOCOL_VERSION } from '../ipc/messages.ts';
+import { type MetricsMessage, PROTOCOL_VERSION } from '../ipc/messages.ts';
 import type { Metrics } from './metrics.ts';
 
 const REPORT_MS = 1000;
@@ -12,9 +12,10 @@ export function reportMetrics(channel: IpcChannel, metrics: Metrics): () => Prom
   const send = async (): Promise<void> => {
     const snapshot = await metrics.snapshot();
     if (channel.closed) return;
-    await new Promise<void>((resolve) =>
-      channel.send({ cleave: PROTOCOL_VERSION, type: 'metrics', snapshot }, () => resolve()),
-    );
+    const errors = metrics.recentErrors.list();
+    const message: MetricsMessage = { cleave: PROTOCOL_VERSION, type: 'metrics', snapshot };
+    if (errors.length > 0) message.errors = errors;
+    await new Promise<void>((resolve) => channel.send(message, () => resolve()));
   };
   const timer = setInterval(() => void send().catch(() => {}), REPORT_MS);
   timer.unref();

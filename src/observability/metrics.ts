@@ -23,6 +23,7 @@ import {
 import type { CacheStats } from '../cache/response-cache.ts';
 import type { PoolStatus } from '../supervisor/status.ts';
 import { answeredStatus } from './access-log.ts';
+import { RecentErrors } from './recent-errors.ts';
 
 /** One process's metrics as prom-client's JSON: what a child sends its supervisor. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
@@ -38,6 +39,9 @@ export interface RequestFacts {
   method: string;
   status: number;
   seconds: number;
+  /** For the list of recent errors. */
+  requestId: string;
+  path: string;
 }
 
 /** What a request through the gateway tells the metrics. */
@@ -50,9 +54,11 @@ export interface GatewayRequestFacts extends RequestFacts {
 export function requestFactsOf(
   req: IncomingMessage,
   res: ServerResponse,
-  exchange: { service: string; route: string; started: number },
+  exchange: { service: string; route: string; started: number; requestId: string; path: string },
 ): RequestFacts {
   return {
+    requestId: exchange.requestId,
+    path: exchange.path,
     service: exchange.service,
     route: exchange.route,
     method: req.method ?? 'GET',
@@ -63,6 +69,8 @@ export function requestFactsOf(
 
 export class Metrics {
   readonly registry = new Registry();
+  /** The last 5xx answers with their request ids: reported with the snapshots, not a metric. */
+  readonly recentErrors = new RecentErrors();
   readonly #requests: Counter<'service' | 'route' | 'method' | 'status'>;
   readonly #duration: Histogram<'service' | 'route' | 'method'>;
   readonly #gatewayRequests: Counter<'service' | 'route' | 'method' | 'status' | 'cache'>;
@@ -193,12 +201,21 @@ export class Metrics {
   requestEnded(facts: RequestFacts): void {
     this.#requests.inc({ service: facts.service, route: facts.route, method: facts.method, status: facts.status });
     this.#duration.observe({ service: facts.service, route: facts.route, method: facts.method }, facts.seconds);
+    this.#noteError(facts);
+  }
+
+  /** A 5xx is listed with its request id (the dashboard's recent errors); a 4xx is the client's. */
+  #noteError(facts: RequestFacts): void {
+    if (facts.status < 500) return;
+    const { status, method, path, service, requestId } = facts;
+    this.recentErrors.add({ at: new Date().toISOString(), status, method, path, service, requestId });
   }
 
   gatewayRequestEnded(facts: GatewayRequestFacts): void {
     const { service, route, method } = facts;
     this.#gatewayRequests.inc({ service, route, method, status: facts.status, cache: facts.cache });
     this.#gatewayDuration.observe({ service, route, method }, facts.seconds);
+    this.#noteError(facts);
   }
 
   upstreamFailed(service: string, failure: string, retried: boolean): void {

@@ -268,7 +268,12 @@ export class Supervisor {
       log,
       metrics: () => this.#gatherer.exposition(),
       dashboard: new Dashboard(
-        { app: app.name, metrics: () => this.#gatherer.snapshot(), status: () => this.status() },
+        {
+          app: app.name,
+          metrics: () => this.#gatherer.snapshot(),
+          status: () => this.status(),
+          errors: () => this.#gatherer.recentErrors(),
+        },
         log,
       ),
     });

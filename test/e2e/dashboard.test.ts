@@ -110,20 +110,22 @@ describe(
 describe("cleave dev's dashboard", () => {
   let app: CleaveProcess;
   before(async () => {
-    app = await startCleave(['dev', 'examples/forum']);
+    app = await startCleave(['dev', 'test/fixtures/traced']);
   });
   after(async () => {
     if (app) assert.equal(await app.stop(), 0);
   });
 
-  it('serves the page and a stream of frames naming the monolith, never on the public port', async () => {
+  it('serves the page and a stream of frames naming the monolith and its last 5xx, never on the public port', async () => {
     const url = dashboardOf(app);
     assert.equal((await fetch(`${app.url}/dashboard`)).status, 404, 'not on the public port');
     const page = await fetch(url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /uplot\.js/);
     assert.equal((await fetch(`${url}/uplot.js`)).status, 200);
-    await load(`${app.url}/api/posts/none`, 50);
+    await load(`${app.url}/feed`, 50);
+    const failed = await fetch(`${app.url}/boom`);
+    assert.equal(failed.status, 500);
     const stream = await fetch(`${url}/events`);
     assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
@@ -138,14 +140,23 @@ describe("cleave dev's dashboard", () => {
           .at(-1);
         return last === undefined
           ? undefined
-          : (JSON.parse(last.slice(6)) as { mode: string; app: string; processes: unknown[] });
+          : (JSON.parse(last.slice(6)) as {
+              mode: string;
+              app: string;
+              processes: unknown[];
+              errors: { status: number; path: string; requestId: string }[];
+            });
       },
       5000,
       'a frame',
     );
     await reader.cancel();
     assert.equal(frame.mode, 'monolith');
-    assert.equal(frame.app, 'forum');
+    assert.equal(frame.app, 'traced');
     assert.equal(frame.processes.length, 1);
+    assert.deepEqual(
+      frame.errors.map((error) => [error.status, error.path, error.requestId]),
+      [[500, '/boom', failed.headers.get('x-request-id')]],
+    );
   });
 });

@@ -32,6 +32,7 @@ import {
   runToExit,
   startCleave,
   statusOf,
+  startTogether,
   stopLeavingNothing,
   titleOf,
 } from '../helpers/spawn-cleave.ts';
@@ -199,7 +200,10 @@ describe(`the forum as two nodes sharing PostgreSQL, Redis and NATS: ${where}`, 
   // A runs every service; B all but the static pages, which are A's alone.
   before(async () => {
     // At once: both make the same schemas, which must not race.
-    [a, b] = await Promise.all([startNode('a'), startNode('b', '--only', 'auth,posts,chat')]);
+    [a, b] = (await startTogether([startNode('a'), startNode('b', '--only', 'auth,posts,chat')])) as [
+      CleaveProcess,
+      CleaveProcess,
+    ];
   });
   after(async () => {
     await Promise.all([a && stopLeavingNothing(a), b && stopLeavingNothing(b)]);
@@ -545,11 +549,11 @@ describe(
     let bNode: string;
 
     before(async () => {
-      [a, b, c] = await Promise.all([
+      [a, b, c] = (await startTogether([
         startNode('a', '--only', 'web,auth,chat'),
         startNode('b', '--only', 'posts'),
         startNode('c', '--gateway-only'),
-      ]);
+      ])) as [CleaveProcess, CleaveProcess, CleaveProcess];
       bNode = `node:${(await fetchStatus(b.port)).nodes[0]!.id}`;
       // A hears B's heartbeat (posts ready) within a second of B's start.
       // Each node hears the others' heartbeats (every pool ready) within a second of their start.

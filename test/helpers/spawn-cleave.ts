@@ -90,6 +90,24 @@ export async function runToExit(
   return { code, stderr, stdout };
 }
 
+/** The warnings and errors a start logged, to say why it failed (a child's reason is only in its log). */
+function complaintsIn(logs: Array<Record<string, unknown>>): string {
+  const complaints = logs.filter((line) => line.level === 'error' || line.level === 'fatal' || line.level === 'warn');
+  return complaints.length === 0 ? '' : `\nits log said:\n${complaints.map((line) => JSON.stringify(line)).join('\n')}`;
+}
+
+/**
+ * Starts several at once (the nodes of one test); if one fails, the others are stopped before
+ * the failure is thrown, so no node outlives a test that never got hold of it.
+ */
+export async function startTogether(starts: Promise<CleaveProcess>[]): Promise<CleaveProcess[]> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed === undefined) return settled.map((result) => (result as PromiseFulfilledResult<CleaveProcess>).value);
+  for (const result of settled) if (result.status === 'fulfilled') await result.value.stop('SIGKILL');
+  throw failed.reason;
+}
+
 export async function startCleave(
   args: string[],
   env: Record<string, string> = {},
@@ -104,10 +122,13 @@ export async function startCleave(
   });
   let buffered = '';
   const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cleave did not start in time: ${errText}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`cleave did not start in time: ${errText}${complaintsIn(logs)}`)),
+      timeoutMs,
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`cleave exited with ${code} before listening: ${errText}`));
+      reject(new Error(`cleave exited with ${code} before listening: ${errText}${complaintsIn(logs)}`));
     });
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
