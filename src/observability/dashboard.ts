@@ -48,7 +48,9 @@ export class Dashboard {
   readonly #source: DashboardSource;
   readonly #log: Logger;
   readonly #frames: DashboardFrames;
+  /** Kept without their error lists: only the latest matters, and 600 copies of 50 would not be small. */
   readonly #history: DashboardFrame[] = [];
+  #lastErrors: DashboardFrame['errors'] = [];
   readonly #watchers = new Set<ServerResponse>();
   readonly #assets = new Map<string, Buffer>();
   #timer: NodeJS.Timeout | undefined;
@@ -96,7 +98,10 @@ export class Dashboard {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     if (req.method === 'HEAD') return void res.end();
     // What the page missed: the last minutes at once, then each frame as it is made.
-    res.write(`event: history\ndata: ${JSON.stringify(this.#history)}\n\n`);
+    const history = this.#history.map((frame, index, all) =>
+      index === all.length - 1 ? { ...frame, errors: this.#lastErrors } : frame,
+    );
+    res.write(`event: history\ndata: ${JSON.stringify(history)}\n\n`);
     this.#watchers.add(res);
     res.on('close', () => this.#watchers.delete(res));
   }
@@ -107,7 +112,8 @@ export class Dashboard {
     this.#making = true;
     try {
       const frame = this.#frames.next(await this.#source.metrics(), this.#source.status?.(), this.#source.errors());
-      this.#history.push(frame);
+      this.#history.push({ ...frame, errors: [] });
+      this.#lastErrors = frame.errors;
       if (this.#history.length > HISTORY_FRAMES) this.#history.shift();
       const event = `data: ${JSON.stringify(frame)}\n\n`;
       for (const watcher of this.#watchers) {
